@@ -45,6 +45,10 @@ type BOM struct {
 	// why not (the explicit flag that allowed it).
 	Signed   bool   `json:"signed"`
 	Unsigned string `json:"unsigned,omitempty"`
+	// Base is the digest of the base bundle's meshpack/bom.json when this is
+	// an incremental bundle (create --since); empty for a full bundle. Blobs
+	// that manifests reference but the bundle lacks are expected in the base.
+	Base string `json:"base,omitempty"`
 	// Artifacts are the images, charts, files and signatures, in index order.
 	Artifacts []Artifact `json:"artifacts"`
 	// Blobs is every blob in blobs/sha256, each once, in bundle order.

@@ -43,6 +43,8 @@ type ResolvedSet struct {
 	GatewayAPIChannel string `json:"gatewayAPIChannel,omitempty"`
 	// Kubernetes is the supported Kubernetes minor range of the set.
 	Kubernetes KubernetesRange `json:"kubernetes,omitempty"`
+	// ClusterKubernetes is the target cluster version the spec named, if any.
+	ClusterKubernetes string `json:"clusterKubernetes,omitempty"`
 	// Unsupported is true when --allow-unsupported overrode a compatibility rule.
 	Unsupported bool `json:"unsupported,omitempty"`
 }

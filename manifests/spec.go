@@ -34,6 +34,8 @@ type Spec struct {
 	Istio      IstioSpec    `json:"istio"`
 	Kiali      KialiSpec    `json:"kiali,omitempty"`
 	GatewayAPI GatewayAPI   `json:"gatewayAPI,omitempty"`
+	// Kubernetes describes the target cluster, checked against the set's range.
+	Kubernetes KubernetesSpec `json:"kubernetes,omitempty"`
 	// Platforms filters image platforms ("linux/amd64"); empty means all.
 	Platforms []string `json:"platforms,omitempty"`
 	// ExtraImages are any further image references to carry (the user's own
@@ -82,6 +84,14 @@ type GatewayAPI struct {
 	Version string `json:"version,omitempty"`
 	// Channel is "standard" (default) or "experimental".
 	Channel string `json:"channel,omitempty"`
+}
+
+// KubernetesSpec describes the enclave cluster the bundle is for.
+type KubernetesSpec struct {
+	// Version is the cluster's Kubernetes version ("1.33" or "1.33.4"); when
+	// set, a set that does not support it is refused (--allow-unsupported
+	// overrides).
+	Version string `json:"version,omitempty"`
 }
 
 // Mirror redirects every reference or URL that starts with Origin (at a

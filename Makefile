@@ -1,0 +1,35 @@
+# meshpack — see README.md. `make test` needs nothing but Go and Debian's apt.
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+TOOLS := $(CURDIR)/.cache/bin
+export PATH := $(TOOLS):$(PATH)
+
+.PHONY: build test test-short demo bench lint tools clean
+
+build: ## build bin/meshpack
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/meshpack ./cmd/meshpack
+
+tools: ## install the Debian packages and client CLIs the tests use
+	bash hack/test-setup.sh
+
+test: tools ## run every test with the real tools (CI runs this)
+	MESHPACK_REQUIRE_TOOLS=1 $(GO) test -timeout 30m ./...
+
+test-short: ## unit tests only, no tool installation
+	$(GO) test -short ./...
+
+demo: build ## offline end-to-end run on the embedded defaults
+	bash hack/demo.sh
+
+bench: build ## benchmarks; results go to BENCHMARKS.md
+	bash hack/bench.sh
+
+lint: ## gofmt + go vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1; }
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin dist

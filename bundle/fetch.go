@@ -1,0 +1,250 @@
+package bundle
+
+import (
+	"context"
+	_ "crypto/sha256" // digest.SHA256
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// maxCompressedFrame bounds one data frame as stored.
+var maxCompressedFrame = int64(rawFrameSize(maxFrameContent))
+
+// frameBuf holds one frame while it is decoded.
+type frameBuf struct{ comp, out []byte }
+
+func (r *Reader) getBuf() *frameBuf {
+	if fb, ok := r.bufs.Get().(*frameBuf); ok {
+		return fb
+	}
+	return &frameBuf{}
+}
+
+// readFrame decodes frame i. Raw frames are unpacked in place; others are
+// decompressed into fb.out.
+func (r *Reader) readFrame(i int, fb *frameBuf) ([]byte, error) {
+	f := r.frames[i]
+	if f.cSize > maxCompressedFrame {
+		return nil, formatErr(f.cOff, nil, "frame %d is %d bytes, larger than any bundle frame", i, f.cSize)
+	}
+	if int64(cap(fb.comp)) < f.cSize {
+		fb.comp = make([]byte, f.cSize)
+	}
+	comp := fb.comp[:f.cSize]
+	if n, err := r.ra.ReadAt(comp, f.cOff); n < len(comp) {
+		return nil, formatErr(f.cOff, err, "read frame %d", i)
+	}
+	if f.dSize == 0 {
+		return nil, nil
+	}
+	data, ok, err := decodeRawFrame(comp)
+	if err == nil && !ok {
+		if int64(cap(fb.out)) < f.dSize {
+			fb.out = make([]byte, f.dSize)
+		}
+		data, err = r.dec.DecodeAll(comp, fb.out[:0:f.dSize])
+	}
+	if err == nil && int64(len(data)) != f.dSize {
+		err = fmt.Errorf("decoded %d bytes, seek table says %d", len(data), f.dSize)
+	}
+	if err != nil {
+		return nil, formatErr(f.cOff, err, "decode frame %d", i)
+	}
+	return data, nil
+}
+
+// rangeReader reads a range of the uncompressed tar stream: frame by frame
+// through the seek table, or by decoding from the start when there is none.
+type rangeReader struct {
+	r        *Reader
+	off, end int64
+	fb       *frameBuf
+	cur      []byte
+	stream   *zstd.Decoder
+}
+
+// openRange returns a reader of n uncompressed bytes at off; n < 0 reads to
+// the end of the stream.
+func (r *Reader) openRange(off, n int64) (*rangeReader, error) {
+	if r.closed.Load() {
+		return nil, ErrClosed
+	}
+	rr := &rangeReader{r: r, off: off, end: off + n, fb: r.getBuf()}
+	if r.frames != nil {
+		if n < 0 {
+			rr.end = r.usize
+		}
+		return rr, nil
+	}
+	dec, err := zstd.NewReader(io.NewSectionReader(r.ra, 0, r.size),
+		zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(256<<20))
+	if err != nil {
+		return nil, fmt.Errorf("create zstd decoder: %w", err)
+	}
+	rr.stream = dec
+	if n < 0 {
+		rr.end = 1<<63 - 1
+	}
+	if _, err := io.CopyN(io.Discard, dec, off); err != nil {
+		rr.Close()
+		return nil, ustreamErr(off, err, "decode up to the entry")
+	}
+	return rr, nil
+}
+
+// next returns the next bytes of the range, io.EOF at its end.
+func (rr *rangeReader) next() ([]byte, error) {
+	if len(rr.cur) == 0 {
+		if err := rr.fill(); err != nil {
+			return nil, err
+		}
+	}
+	b := rr.cur
+	rr.cur = nil
+	rr.off += int64(len(b))
+	return b, nil
+}
+
+func (rr *rangeReader) fill() error {
+	if rr.off >= rr.end {
+		return io.EOF
+	}
+	if rr.stream != nil {
+		if rr.fb.out == nil {
+			rr.fb.out = make([]byte, 256<<10)
+		}
+		buf := rr.fb.out[:min(int64(cap(rr.fb.out)), rr.end-rr.off)]
+		n, err := rr.stream.Read(buf)
+		rr.cur = buf[:n]
+		if n == 0 && err == io.EOF && rr.end != 1<<63-1 {
+			return ustreamErr(rr.off, io.ErrUnexpectedEOF, "stream ends inside an entry")
+		}
+		if n == 0 && err != nil {
+			if err == io.EOF {
+				return io.EOF
+			}
+			return ustreamErr(rr.off, err, "decode (truncated or corrupt file?)")
+		}
+		return nil
+	}
+	i := frameAt(rr.r.frames, rr.off)
+	if i < 0 {
+		return ustreamErr(rr.off, nil, "offset is past the end of the stream")
+	}
+	data, err := rr.r.readFrame(i, rr.fb)
+	if err != nil {
+		return err
+	}
+	f := rr.r.frames[i]
+	rr.cur = data[rr.off-f.dOff : min(f.dSize, rr.end-f.dOff)]
+	return nil
+}
+
+func (rr *rangeReader) Read(p []byte) (int, error) {
+	if len(rr.cur) == 0 {
+		if err := rr.fill(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, rr.cur)
+	rr.cur = rr.cur[n:]
+	rr.off += int64(n)
+	return n, nil
+}
+
+func (rr *rangeReader) Close() error {
+	if rr.stream != nil {
+		rr.stream.Close()
+		rr.stream = nil
+	}
+	if rr.fb != nil {
+		rr.r.bufs.Put(rr.fb)
+		rr.fb, rr.cur = nil, nil
+	}
+	return nil
+}
+
+// Fetch returns a reader of the blob desc describes. The reader verifies
+// size and digest: at the end of the content it returns a *DigestError
+// instead of io.EOF when they do not match. A blob of another size than
+// desc.Size is refused at once.
+func (r *Reader) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := desc.Digest.Validate(); err != nil {
+		return nil, fmt.Errorf("fetch %q: %w", desc.Digest, err)
+	}
+	e, ok := r.Entry(blobName(desc.Digest))
+	if !ok {
+		return nil, fmt.Errorf("fetch %s: %w", desc.Digest, ErrNotFound)
+	}
+	if e.Size != desc.Size {
+		return nil, &DigestError{Digest: desc.Digest, Size: desc.Size, GotSize: e.Size, Entry: e.Name, Offset: e.Offset}
+	}
+	rr, err := r.openRange(e.Offset, e.Size)
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", desc.Digest, err)
+	}
+	return &blobReader{rr: rr, h: desc.Digest.Algorithm().Hash(), desc: desc, entry: e}, nil
+}
+
+// blobReader verifies a blob while it is read.
+type blobReader struct {
+	rr    *rangeReader
+	h     hash.Hash
+	desc  ocispec.Descriptor
+	entry Entry
+	n     int64
+}
+
+func (b *blobReader) Read(p []byte) (int, error) {
+	n, err := b.rr.Read(p)
+	b.h.Write(p[:n])
+	b.n += int64(n)
+	return n, b.wrap(err)
+}
+
+// WriteTo writes the blob to w straight from the decoded frames.
+func (b *blobReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		p, err := b.rr.next()
+		if err != nil {
+			if err = b.wrap(err); errors.Is(err, io.EOF) {
+				err = nil
+			}
+			return total, err
+		}
+		b.h.Write(p)
+		b.n += int64(len(p))
+		n, werr := w.Write(p)
+		total += int64(n)
+		if werr != nil {
+			return total, werr
+		}
+	}
+}
+
+// wrap turns io.EOF into a verification result.
+func (b *blobReader) wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read %s (%s at offset %d): %w", b.desc.Digest, b.entry.Name, b.entry.Offset, err)
+	}
+	got := digest.NewDigest(b.desc.Digest.Algorithm(), b.h)
+	if b.n != b.desc.Size || got != b.desc.Digest {
+		return &DigestError{Digest: b.desc.Digest, Size: b.desc.Size, Got: got, GotSize: b.n, Entry: b.entry.Name, Offset: b.entry.Offset}
+	}
+	return io.EOF
+}
+
+func (b *blobReader) Close() error { return b.rr.Close() }

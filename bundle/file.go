@@ -1,0 +1,263 @@
+package bundle
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// CreateOptions configure Create. The zero value writes one file.
+type CreateOptions struct {
+	WriterOptions
+	// SplitSize, when > 0, splits the output into parts NAME.000, NAME.001,
+	// … of SplitSize bytes each (the last one shorter) plus NAME.sha256, a
+	// zstd skippable frame holding their sha256sum listing: `cat NAME.* >
+	// NAME` gives one file that zstd, tar and Open read, `sha256sum -c
+	// NAME.sha256` checks the parts (see the package documentation). At most
+	// 1000 parts. The default, 0, writes one file.
+	SplitSize int64
+}
+
+// File is a bundle being written to disk. Nothing appears under the final
+// name until Commit: data goes to NAME.partial (or NAME.NNN.partial parts).
+type File struct {
+	path  string
+	split int64
+	w     *Writer
+	out   *partWriter
+	done  bool
+	parts []string // published by Commit
+}
+
+// Create starts writing a bundle to path. Call Commit to publish it or Abort
+// to remove what was written; `defer f.Abort()` after Create is safe.
+func Create(path string, opts CreateOptions) (*File, error) {
+	if opts.SplitSize < 0 {
+		return nil, fmt.Errorf("create %s: negative split size %d", path, opts.SplitSize)
+	}
+	if opts.SplitSize > 0 && strings.ContainsAny(filepath.Base(path), "\n\r") {
+		return nil, fmt.Errorf("create %q: a split bundle's name must not contain a line break (NAME.sha256 lists the part names one per line)", path)
+	}
+	pw := &partWriter{base: path, split: opts.SplitSize}
+	if err := pw.open(); err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	return &File{path: path, split: opts.SplitSize, out: pw, w: NewWriter(pw, opts.WriterOptions)}, nil
+}
+
+// Writer returns the writer to add files and push blobs to.
+func (f *File) Writer() *Writer { return f.w }
+
+// Commit closes the writer, syncs the data to disk and renames it to its
+// final name(s), replacing files from an earlier run. For a split bundle it
+// writes NAME.sha256 after the parts and removes stale parts beyond the new
+// last one and a stale single file NAME. On error everything is removed.
+func (f *File) Commit() error {
+	if f.done {
+		return fmt.Errorf("commit %s: %w", f.path, ErrClosed)
+	}
+	if err := f.commit(); err != nil {
+		f.Abort()
+		return fmt.Errorf("commit %s: %w", f.path, err)
+	}
+	f.done = true
+	return nil
+}
+
+// Parts returns the bundle files Commit published: the path given to
+// Create, or the parts NAME.000, NAME.001, … in order. The checksum listing
+// SumsName(path) of a split bundle is not included. Before a successful
+// Commit it returns nil.
+func (f *File) Parts() []string { return append([]string(nil), f.parts...) }
+
+func (f *File) commit() error {
+	if err := f.w.Close(); err != nil {
+		return err
+	}
+	if err := f.out.finishPart(); err != nil {
+		return err
+	}
+	final := f.out.finalNames()
+	if f.split > 0 {
+		if err := writeSynced(SumsName(f.path)+".partial", sumsFile(final, f.out.sums)); err != nil {
+			return err
+		}
+	}
+	for i, name := range final {
+		if err := os.Rename(f.out.done[i], name); err != nil {
+			return err
+		}
+	}
+	if f.split > 0 {
+		if err := os.Rename(SumsName(f.path)+".partial", SumsName(f.path)); err != nil {
+			return err
+		}
+		removeStale(f.path, len(final))
+	}
+	f.out.done = nil
+	if err := syncDir(filepath.Dir(f.path)); err != nil {
+		return err
+	}
+	f.parts = final
+	return nil
+}
+
+// removeStale removes parts numbered n and up and a single file at base,
+// left over from an earlier bundle of the same name.
+func removeStale(base string, n int) {
+	stale, _ := filepath.Glob(base + ".[0-9][0-9][0-9]")
+	for _, p := range stale {
+		if _, i, ok := partIndex(p); ok && i >= n {
+			os.Remove(p)
+		}
+	}
+	if st, err := os.Stat(base); err == nil && st.Mode().IsRegular() {
+		os.Remove(base)
+	}
+}
+
+// Abort stops writing and removes the partial files. After a successful
+// Commit it does nothing.
+func (f *File) Abort() error {
+	if f.done {
+		return nil
+	}
+	f.done = true
+	f.w.abort()
+	var errs []error
+	if f.out.cur != nil {
+		f.out.cur.Close()
+		errs = append(errs, os.Remove(f.out.cur.Name()))
+		f.out.cur = nil
+	}
+	for _, name := range f.out.done {
+		errs = append(errs, os.Remove(name))
+	}
+	os.Remove(SumsName(f.path) + ".partial")
+	return errors.Join(errs...)
+}
+
+// partWriter writes the byte stream into one file or into parts.
+type partWriter struct {
+	base  string
+	split int64
+	cur   *os.File
+	n     int64     // bytes in cur
+	h     hash.Hash // of cur, when splitting
+	done  []string  // finished partial files
+	sums  []string  // their sha256, when splitting
+}
+
+func (p *partWriter) partialName(i int) string {
+	if p.split == 0 {
+		return p.base + ".partial"
+	}
+	return partName(p.base, i) + ".partial"
+}
+
+func (p *partWriter) finalNames() []string {
+	if p.split == 0 {
+		return []string{p.base}
+	}
+	names := make([]string, len(p.done))
+	for i := range names {
+		names[i] = strings.TrimSuffix(p.done[i], ".partial")
+	}
+	return names
+}
+
+func (p *partWriter) open() error {
+	i := len(p.done)
+	if i >= maxParts {
+		return fmt.Errorf("more than %d parts; use a larger split size", maxParts)
+	}
+	f, err := os.OpenFile(p.partialName(i), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	p.cur, p.n = f, 0
+	if p.split > 0 {
+		p.h = sha256.New()
+	}
+	return nil
+}
+
+// finishPart syncs and closes the current part.
+func (p *partWriter) finishPart() error {
+	if p.cur == nil {
+		return nil
+	}
+	f := p.cur
+	p.cur = nil
+	p.done = append(p.done, f.Name())
+	if p.h != nil {
+		p.sums = append(p.sums, hex.EncodeToString(p.h.Sum(nil)))
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync %s: %w", f.Name(), err)
+	}
+	return f.Close()
+}
+
+func (p *partWriter) Write(b []byte) (int, error) {
+	total := 0
+	for len(b) > 0 {
+		if p.cur == nil {
+			if err := p.open(); err != nil {
+				return total, err
+			}
+		}
+		n := len(b)
+		if p.split > 0 {
+			n = int(min(int64(n), p.split-p.n))
+		}
+		m, err := p.cur.Write(b[:n])
+		if p.h != nil {
+			p.h.Write(b[:m])
+		}
+		total, p.n, b = total+m, p.n+int64(m), b[m:]
+		if err != nil {
+			return total, err
+		}
+		if p.split > 0 && p.n == p.split {
+			if err := p.finishPart(); err != nil {
+				return total, err
+			}
+		}
+	}
+	return total, nil
+}
+
+func writeSynced(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lattice-mesh/meshpack/bundle"
+)
+
+// inspectResult is what `bundle inspect -o json` prints.
+type inspectResult struct {
+	Path  string      `json:"path"`
+	Stats bundleStats `json:"stats"`
+	BOM   *bundle.BOM `json:"bom"`
+}
+
+type bundleStats struct {
+	Compressed   int64   `json:"compressedBytes"`
+	Uncompressed int64   `json:"uncompressedBytes"`
+	BlobBytes    int64   `json:"blobBytes"`
+	Blobs        int     `json:"blobs"`
+	Frames       int     `json:"frames"`
+	Ratio        float64 `json:"ratio"`
+	Seekable     bool    `json:"seekable"`
+}
+
+func newBundleInspectCmd(s streams) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "inspect BUNDLE",
+		Short: "Show what a bundle holds: the set, images, charts, files, sizes",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			if err := checkOutput(output, "table", "json", "yaml"); err != nil {
+				return err
+			}
+			r, err := bundle.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			bom, err := r.BOM()
+			if err != nil {
+				return err
+			}
+			st := r.Stats()
+			res := inspectResult{Path: args[0], BOM: bom, Stats: bundleStats{
+				Compressed: st.Compressed, Uncompressed: st.Uncompressed, BlobBytes: st.BlobBytes,
+				Blobs: st.Blobs, Frames: st.Frames, Ratio: st.Ratio(), Seekable: st.Seekable,
+			}}
+			if ok, err := writeStructured(s.out, output, res); ok {
+				return err
+			}
+			return inspectTable(s, res)
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table|json|yaml")
+	return cmd
+}
+
+func inspectTable(s streams, res inspectResult) error {
+	bom, st := res.BOM, res.Stats
+	w := s.out
+	fmt.Fprintf(w, "bundle:    %s\n", res.Path)
+	fmt.Fprintf(w, "created:   %s by %s %s\n", bom.Created.Format("2006-01-02 15:04:05Z07:00"), bom.Tool.Name, bom.Tool.Version)
+	keys := make([]string, 0, len(bom.Set))
+	for k := range bom.Set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var set []string
+	for _, k := range keys {
+		set = append(set, k+"="+bom.Set[k])
+	}
+	fmt.Fprintf(w, "set:       %s\n", strings.Join(set, " "))
+	platforms := "all"
+	if len(bom.Platforms) > 0 {
+		platforms = strings.Join(bom.Platforms, ",")
+	}
+	fmt.Fprintf(w, "platforms: %s\n", platforms)
+	signed := "yes (meshpack/bom.json.sig)"
+	if !bom.Signed {
+		signed = "NO (" + bom.Unsigned + ")"
+	}
+	fmt.Fprintf(w, "signed:    %s\n", signed)
+	fmt.Fprintf(w, "size:      %s compressed, %s uncompressed, ratio %.3f, %d blobs, %d frames\n\n",
+		humanBytes(st.Compressed), humanBytes(st.Uncompressed), st.Ratio, st.Blobs, st.Frames)
+	sizes := map[string]int64{}
+	for _, b := range bom.Blobs {
+		sizes[b.Digest] = b.Size
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tNAME\tSOURCE\tDIGEST\tPLATFORMS\tCHECKS")
+	nsig := 0
+	for _, a := range bom.Artifacts {
+		if a.Kind == bundle.KindSignature {
+			nsig++
+			continue
+		}
+		var ps []string
+		for _, p := range a.Platforms {
+			ps = append(ps, p.Platform)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Kind, a.Name, a.Source, shortDigest(a.Digest), strings.Join(ps, ","), strings.Join(a.Checks, ","))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\n%d signature images (cosign, sha256-<digest>.sig tags)\n", nsig)
+	return nil
+}
+
+func shortDigest(d string) string {
+	if len(d) > 19 {
+		return d[:19]
+	}
+	return d
+}

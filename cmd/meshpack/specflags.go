@@ -1,0 +1,141 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/lattice-mesh/meshpack/manifests"
+)
+
+// specFlags are the flags that build or override a MeshBundle spec.
+type specFlags struct {
+	file             string
+	istio            string
+	profile          string
+	variant          string
+	ingressGateway   bool
+	cni              bool
+	agentgateway     bool
+	kiali            string
+	kialiVersion     string
+	gatewayAPI       string
+	gatewayChannel   string
+	kubernetes       string
+	platforms        []string
+	images           []string
+	catalog          string
+	allowUnsupported bool
+}
+
+func (f *specFlags) register(fs *pflag.FlagSet) {
+	fs.StringVarP(&f.file, "file", "f", "", "MeshBundle spec (mesh.yaml); flags override its fields")
+	fs.StringVar(&f.istio, "istio", "", `Istio version: a minor ("1.30"), exact ("1.30.3") or "none"`)
+	fs.StringVar(&f.profile, "profile", "", "data-plane mode: sidecar|ambient (default sidecar)")
+	fs.StringVar(&f.variant, "variant", "", "image variant: default|distroless|both (default: the profile's, distroless for ambient)")
+	fs.BoolVar(&f.ingressGateway, "ingress-gateway", false, "add the Istio ingress gateway chart")
+	fs.BoolVar(&f.cni, "cni", false, "add istio-cni in sidecar mode (ambient always has it)")
+	fs.BoolVar(&f.agentgateway, "agentgateway", false, "add the agentgateway image (Istio 1.29+)")
+	fs.StringVar(&f.kiali, "kiali", "", `add Kiali: --kiali (catalog version), --kiali=2.26 or --kiali=false`)
+	fs.Lookup("kiali").NoOptDefVal = "true"
+	fs.StringVar(&f.kialiVersion, "kiali-version", "", "Kiali version (implies --kiali)")
+	fs.StringVar(&f.gatewayAPI, "gateway-api", "", `Gateway API CRDs version ("v1.5.1"), or "none" to leave them out`)
+	fs.StringVar(&f.gatewayChannel, "gateway-api-channel", "", "Gateway API channel: standard|experimental")
+	fs.StringVar(&f.kubernetes, "kubernetes-version", "", "target cluster Kubernetes version, checked against the set (e.g. 1.33)")
+	fs.StringSliceVar(&f.platforms, "platform", nil, "platforms to carry, e.g. linux/amd64,linux/arm64 (default all)")
+	fs.StringArrayVar(&f.images, "image", nil, "extra image to carry (repeatable), e.g. registry.example.com/team/app:1.4")
+	fs.StringVar(&f.catalog, "catalog", "", "version catalog YAML to use instead of the embedded one")
+	fs.BoolVar(&f.allowUnsupported, "allow-unsupported", false, "allow a version set the catalog marks incompatible (recorded in the lock)")
+}
+
+// spec reads -f (if any) and applies the flags that were set.
+func (f *specFlags) spec(cmd *cobra.Command, mirrors []manifests.Mirror) (manifests.Spec, error) {
+	var s manifests.Spec
+	if f.file != "" {
+		fh, err := os.Open(f.file)
+		if err != nil {
+			return s, usagef("spec: %v", err)
+		}
+		defer fh.Close()
+		loaded, err := manifests.LoadSpec(fh)
+		if err != nil {
+			return s, fmt.Errorf("%s: %w", f.file, err)
+		}
+		s = *loaded
+	}
+	changed := cmd.Flags().Changed
+	if changed("istio") {
+		s.Istio.Version = f.istio
+	}
+	if changed("profile") {
+		s.Istio.Profile = f.profile
+	}
+	if changed("variant") {
+		s.Istio.Variant = f.variant
+	}
+	if changed("ingress-gateway") {
+		s.Istio.IngressGateway = f.ingressGateway
+	}
+	if changed("cni") {
+		s.Istio.CNI = f.cni
+	}
+	if changed("agentgateway") {
+		s.Istio.Agentgateway = f.agentgateway
+	}
+	if changed("kiali") {
+		if on, err := strconv.ParseBool(f.kiali); err == nil {
+			s.Kiali.Enabled = on
+		} else {
+			s.Kiali.Enabled, s.Kiali.Version = true, f.kiali
+		}
+	}
+	if changed("kiali-version") {
+		s.Kiali.Enabled, s.Kiali.Version = true, f.kialiVersion
+	}
+	if changed("gateway-api") {
+		on := f.gatewayAPI != "none" && f.gatewayAPI != "false"
+		s.GatewayAPI.Enabled = &on
+		if on {
+			s.GatewayAPI.Version = f.gatewayAPI
+		}
+	}
+	if changed("gateway-api-channel") {
+		s.GatewayAPI.Channel = f.gatewayChannel
+	}
+	if changed("kubernetes-version") {
+		s.Kubernetes.Version = f.kubernetes
+	}
+	if changed("platform") {
+		s.Platforms = f.platforms
+	}
+	s.ExtraImages = append(s.ExtraImages, f.images...)
+	s.Mirrors = append(s.Mirrors, mirrors...)
+	if s.Istio.Version == "" && f.file == "" {
+		return s, usagef("say what to carry: --istio 1.30 (or none with --image), or -f mesh.yaml")
+	}
+	s.Normalize()
+	if err := s.Validate(); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// loadCatalog returns the embedded catalog or --catalog.
+func (f *specFlags) loadCatalog() (*manifests.Catalog, error) {
+	if f.catalog == "" {
+		return manifests.DefaultCatalog()
+	}
+	fh, err := os.Open(f.catalog)
+	if err != nil {
+		return nil, usagef("catalog: %v", err)
+	}
+	defer fh.Close()
+	c, err := manifests.LoadCatalog(fh)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.catalog, err)
+	}
+	return c, nil
+}

@@ -1,0 +1,108 @@
+package resolve
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+
+	"github.com/lattice-mesh/meshpack/manifests"
+	"github.com/lattice-mesh/meshpack/mirror/client"
+)
+
+// Docker media types the resolver accepts besides OCI.
+const (
+	dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
+	dockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
+	maxManifestBytes   = 4 << 20
+)
+
+// imageRequest is one image to pin.
+type imageRequest struct {
+	name       string
+	reference  string // canonical, with tag (or digest)
+	components []string
+	signedBy   string
+}
+
+// resolveImage pins an image reference to its index (or manifest) digest and
+// lists every platform manifest, failing when a platform filter leaves none.
+func resolveImage(ctx context.Context, c *client.Client, req imageRequest, platforms []string) (manifests.LockedImage, error) {
+	repo, target, err := c.Repository(req.reference)
+	if err != nil {
+		return manifests.LockedImage{}, err
+	}
+	tagOrDigest := target.Reference.Reference
+	desc, err := repo.Resolve(ctx, tagOrDigest)
+	if err != nil {
+		return manifests.LockedImage{}, fmt.Errorf("image %s: resolve at %s: %w", req.reference, target, err)
+	}
+	li := manifests.LockedImage{
+		Name: req.name, Reference: req.reference, Digest: desc.Digest.String(),
+		MediaType: desc.MediaType, Size: desc.Size,
+		Components: req.components, SignedBy: req.signedBy,
+	}
+	switch desc.MediaType {
+	case ocispec.MediaTypeImageManifest, dockerManifest:
+		li.Platforms = []manifests.LockedPlatform{{Platform: "", Digest: desc.Digest.String(), MediaType: desc.MediaType, Size: desc.Size}}
+		return li, nil
+	case ocispec.MediaTypeImageIndex, dockerManifestList:
+	default:
+		return manifests.LockedImage{}, fmt.Errorf("image %s: %s has unsupported media type %q", req.reference, desc.Digest, desc.MediaType)
+	}
+	raw, err := fetchAll(ctx, repo, desc)
+	if err != nil {
+		return manifests.LockedImage{}, fmt.Errorf("image %s: %w", req.reference, err)
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(raw, &idx); err != nil {
+		return manifests.LockedImage{}, fmt.Errorf("image %s: parse index %s: %w", req.reference, desc.Digest, err)
+	}
+	matched := 0
+	for _, m := range idx.Manifests {
+		p := platformOf(m.Platform)
+		li.Platforms = append(li.Platforms, manifests.LockedPlatform{Platform: p, Digest: m.Digest.String(), MediaType: m.MediaType, Size: m.Size})
+		if manifests.PlatformMatches(p, platforms) {
+			matched++
+		}
+	}
+	if matched == 0 {
+		return manifests.LockedImage{}, fmt.Errorf("image %s: none of its platforms %v matches --platform %v", req.reference, platformList(li.Platforms), platforms)
+	}
+	sort.SliceStable(li.Platforms, func(i, j int) bool { return li.Platforms[i].Platform < li.Platforms[j].Platform })
+	return li, nil
+}
+
+func fetchAll(ctx context.Context, f content.Fetcher, desc ocispec.Descriptor) ([]byte, error) {
+	if desc.Size > maxManifestBytes {
+		return nil, fmt.Errorf("%s: %d bytes exceeds the manifest limit", desc.Digest, desc.Size)
+	}
+	rc, err := f.Fetch(ctx, desc)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return content.ReadAll(rc, desc)
+}
+
+func platformOf(p *ocispec.Platform) string {
+	if p == nil {
+		return "unknown/unknown"
+	}
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+func platformList(ps []manifests.LockedPlatform) []string {
+	out := make([]string, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, p.Platform)
+	}
+	return out
+}

@@ -1,0 +1,301 @@
+// Package resolve turns a MeshBundle spec into a lock: it picks the exact,
+// mutually compatible Istio + Kiali + Gateway API set from the catalog,
+// downloads the charts, discovers every image by rendering them (plus the
+// images istiod injects at run time), cross-checks the catalog, and pins
+// every image to its digests, every chart and file to its sha256.
+package resolve
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/lattice-mesh/meshpack/manifests"
+	"github.com/lattice-mesh/meshpack/manifests/render"
+	"github.com/lattice-mesh/meshpack/mirror/client"
+)
+
+// Options configures Resolve. The zero value uses the embedded catalog and
+// talks to the real upstream locations.
+type Options struct {
+	// Catalog is the version catalog; nil means manifests.DefaultCatalog.
+	Catalog *manifests.Catalog
+	// Client fetches from upstream (mirrors, credentials, TLS); nil means a
+	// client with default options.
+	Client *client.Client
+	// AllowUnsupported turns compatibility violations into notes.
+	AllowUnsupported bool
+	// Concurrency bounds parallel registry requests; default 8.
+	Concurrency int
+	// Logger receives progress lines; nil discards.
+	Logger *slog.Logger
+	// Progress, when set, is told about each pinned artifact. It must not block.
+	Progress func(Event)
+}
+
+// Event reports one pinned artifact.
+type Event struct {
+	// Kind is "chart", "image" or "file".
+	Kind string
+	// Name is the chart name, image reference or file URL.
+	Name string
+	// Digest is what it was pinned to.
+	Digest string
+}
+
+// ErrIncompatible is matched by errors about a version set that breaks the
+// catalog's compatibility rules.
+var ErrIncompatible = errors.New("incompatible version set")
+
+// IncompatibleError lists every broken rule; each message names both versions.
+type IncompatibleError struct {
+	Violations []manifests.Violation
+}
+
+func (e *IncompatibleError) Error() string {
+	msgs := make([]string, 0, len(e.Violations))
+	for _, v := range e.Violations {
+		msgs = append(msgs, v.Message)
+	}
+	return "incompatible version set: " + strings.Join(msgs, "; ") + " (pick versions from `meshpack versions`, or pass --allow-unsupported to override)"
+}
+
+// Unwrap makes errors.Is(err, ErrIncompatible) work.
+func (e *IncompatibleError) Unwrap() error { return ErrIncompatible }
+
+// resolver carries one Resolve call's state.
+type resolver struct {
+	opts   Options
+	cat    *manifests.Catalog
+	c      *client.Client
+	log    *slog.Logger
+	lock   *manifests.Lock
+	images map[string]*imageRequest // by canonical reference
+}
+
+// Resolve pins spec to a lock. It contacts upstream (through the client's
+// mirrors) for chart indexes, charts, files and image digests.
+func Resolve(ctx context.Context, spec manifests.Spec, opts Options) (*manifests.Lock, error) {
+	r, err := newResolver(opts)
+	if err != nil {
+		return nil, err
+	}
+	s := spec
+	s.Mirrors = nil // a lock names canonical sources only
+	s.Normalize()
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	r.lock = &manifests.Lock{APIVersion: manifests.APIVersion, Kind: manifests.LockKind, Spec: s}
+	plan, err := r.pickSet(&s)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.pinMesh(ctx, &s, plan); err != nil {
+		return nil, err
+	}
+	for _, ref := range s.ExtraImages {
+		if err := r.addExtraImage(ref); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.pinImages(ctx, s.Platforms); err != nil {
+		return nil, err
+	}
+	r.lock.Sort()
+	if err := r.lock.Validate(); err != nil {
+		return nil, fmt.Errorf("resolved lock is invalid (a meshpack bug; please report it): %w", err)
+	}
+	return r.lock, nil
+}
+
+func newResolver(opts Options) (*resolver, error) {
+	r := &resolver{opts: opts, cat: opts.Catalog, c: opts.Client, log: opts.Logger, images: map[string]*imageRequest{}}
+	if r.cat == nil {
+		cat, err := manifests.DefaultCatalog()
+		if err != nil {
+			return nil, err
+		}
+		r.cat = cat
+	}
+	if r.c == nil {
+		c, err := client.New(client.Options{})
+		if err != nil {
+			return nil, err
+		}
+		r.c = c
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	if r.opts.Concurrency <= 0 {
+		r.opts.Concurrency = 8
+	}
+	return r, nil
+}
+
+// setPlan is what pickSet decided beyond the ResolvedSet.
+type setPlan struct {
+	istio   manifests.IstioResolution
+	kiali   *manifests.KialiResolution
+	gateway *manifests.GatewayAPIResolution
+}
+
+// pickSet chooses exact versions and checks compatibility.
+func (r *resolver) pickSet(s *manifests.Spec) (setPlan, error) {
+	var plan setPlan
+	set := &r.lock.Set
+	set.ClusterKubernetes = s.Kubernetes.Version
+	if s.HasIstio() {
+		ir, err := r.cat.ResolveIstio(s.Istio.Version)
+		if err != nil {
+			return plan, err
+		}
+		plan.istio = ir
+		r.note(ir.Notes...)
+		set.Istio, set.Profile, set.Variants = ir.Version, s.Istio.Profile, s.Variants()
+		set.Kubernetes = ir.Release.Kubernetes
+	}
+	if s.Kiali.Enabled {
+		kr, err := r.cat.KialiFor(set.Istio, s.Kiali.Version)
+		if err != nil {
+			return plan, err
+		}
+		plan.kiali = &kr
+		r.note(kr.Notes...)
+		set.Kiali = kr.Version
+	}
+	if s.GatewayAPIEnabled() {
+		gr, err := r.cat.GatewayAPIFor(set.Istio, s.GatewayAPI.Version, s.GatewayAPI.Channel)
+		if err != nil {
+			return plan, err
+		}
+		plan.gateway = &gr
+		r.note(gr.Notes...)
+		set.GatewayAPI, set.GatewayAPIChannel = gr.Version, gr.Channel
+	}
+	if v := r.cat.CheckCompatibility(*set); len(v) > 0 {
+		if !r.opts.AllowUnsupported {
+			return plan, &IncompatibleError{Violations: v}
+		}
+		set.Unsupported = true
+		for _, x := range v {
+			r.log.Warn("unsupported version set allowed by --allow-unsupported", "rule", x.Rule, "detail", x.Message)
+			r.note("unsupported (--allow-unsupported): " + x.Message)
+		}
+	}
+	return plan, nil
+}
+
+// pinMesh fetches and renders the Istio and Kiali charts, collects their
+// images and pins the Gateway API file.
+func (r *resolver) pinMesh(ctx context.Context, s *manifests.Spec, plan setPlan) error {
+	cache := indexCache{}
+	if plan.istio.Release != nil {
+		if err := r.pinIstio(ctx, s, plan.istio, cache); err != nil {
+			return err
+		}
+	}
+	if plan.kiali != nil {
+		if err := r.pinKiali(ctx, *plan.kiali, cache); err != nil {
+			return err
+		}
+	}
+	if plan.gateway != nil {
+		return r.pinGatewayAPI(ctx, *plan.gateway)
+	}
+	return nil
+}
+
+func (r *resolver) pinKiali(ctx context.Context, kr manifests.KialiResolution, cache indexCache) error {
+	fc, err := fetchHTTPChart(ctx, r.c, cache, kr.ChartRepo, kr.Chart, kr.Version, kr.ChartDigest)
+	if err != nil {
+		return err
+	}
+	r.addChart(fc.locked)
+	ch, err := render.LoadChartArchive(bytes.NewReader(fc.tgz))
+	if err != nil {
+		return fmt.Errorf("chart %s %s from %s: %w", kr.Chart, kr.Version, fc.locked.Source, err)
+	}
+	imgs, err := render.DiscoverKialiImages(ch, kr.Version)
+	if err != nil {
+		return err
+	}
+	for _, img := range imgs {
+		r.addImage("kiali", img.Reference, img.Components, "")
+	}
+	if !r.hasImage(kr.Image) {
+		r.note(fmt.Sprintf("kiali-server %s renders %s, not the catalog's %s; the rendered image is carried", kr.Version, imageNames(imgs), kr.Image))
+	}
+	return nil
+}
+
+func (r *resolver) pinGatewayAPI(ctx context.Context, gr manifests.GatewayAPIResolution) error {
+	data, sum, err := download(ctx, r.c, gr.URL, maxFileBytes)
+	if err != nil {
+		return fmt.Errorf("gateway-api %s %s: %w", gr.Version, gr.Name, err)
+	}
+	pinned := manifests.PinnedResolved
+	if gr.Digest != "" {
+		if !strings.EqualFold(strings.TrimPrefix(gr.Digest, "sha256:"), sum) {
+			return fmt.Errorf("gateway-api %s %s: %s has sha256 %s but the catalog pins %s", gr.Version, gr.Name, gr.URL, sum, gr.Digest)
+		}
+		pinned = manifests.PinnedCatalog
+	}
+	r.lock.Files = append(r.lock.Files, manifests.LockedFile{
+		Name: gr.Name, Component: "gateway-api", Version: gr.Version, Source: gr.URL,
+		Digest: "sha256:" + sum, Size: int64(len(data)), MediaType: "application/yaml", Pinned: pinned,
+	})
+	r.emit(Event{Kind: "file", Name: gr.URL, Digest: "sha256:" + sum})
+	return nil
+}
+
+func (r *resolver) addChart(lc manifests.LockedChart) {
+	r.lock.Charts = append(r.lock.Charts, lc)
+	r.emit(Event{Kind: "chart", Name: lc.Name + " " + lc.Version, Digest: lc.Digest})
+}
+
+// pinImages resolves every collected image in parallel.
+func (r *resolver) pinImages(ctx context.Context, platforms []string) error {
+	reqs := make([]*imageRequest, 0, len(r.images))
+	for _, req := range r.images {
+		reqs = append(reqs, req)
+	}
+	out := make([]manifests.LockedImage, len(reqs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.opts.Concurrency)
+	for i, req := range reqs {
+		g.Go(func() error {
+			li, err := resolveImage(gctx, r.c, *req, platforms)
+			if err != nil {
+				return err
+			}
+			out[i] = li
+			r.emit(Event{Kind: "image", Name: li.Reference, Digest: li.Digest})
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	r.lock.Images = append(r.lock.Images, out...)
+	return nil
+}
+
+func (r *resolver) note(notes ...string) {
+	for _, n := range notes {
+		r.log.Info("note", "detail", n)
+		r.lock.Notes = append(r.lock.Notes, n)
+	}
+}
+
+func (r *resolver) emit(e Event) {
+	if r.opts.Progress != nil {
+		r.opts.Progress(e)
+	}
+}

@@ -1,0 +1,275 @@
+package mirror
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/lattice-mesh/meshpack/bundle"
+	"github.com/lattice-mesh/meshpack/manifests"
+	"github.com/lattice-mesh/meshpack/mirror/client"
+	"github.com/lattice-mesh/meshpack/signing"
+)
+
+// PullResult summarises a Pull.
+type PullResult struct {
+	// Artifacts counts images, charts, files and signatures.
+	Artifacts int
+	// Blobs and Bytes count what was written (each blob once).
+	Blobs int
+	Bytes int64
+	// BOM is what was written to meshpack/bom.json.
+	BOM *bundle.BOM
+}
+
+// puller carries one Pull call's state.
+type puller struct {
+	opts      PullOptions
+	c         *client.Client
+	log       *slog.Logger
+	platforms []string
+	policy    string
+}
+
+// Pull copies everything lock pins from upstream into w: it first fetches
+// every manifest by the digest the lock pins, verifies upstream signatures
+// per policy and signs every image manifest (all in memory, small), writes
+// the metadata (oci-layout, index.json, BOM, its signature, the lock), then
+// streams every config, layer and file straight into the bundle, downloading
+// up to Concurrency blobs ahead of the writer in bounded buffers. It does not
+// close w.
+func Pull(ctx context.Context, lock *manifests.Lock, w *bundle.Writer, opts PullOptions) (*PullResult, error) {
+	pl, err := newPuller(lock, opts)
+	if err != nil {
+		return nil, err
+	}
+	p, err := pl.plan(ctx, lock)
+	if err != nil {
+		return nil, err
+	}
+	bom, err := pl.writeMetadata(w, lock, p)
+	if err != nil {
+		return nil, err
+	}
+	if err := pl.writeBlobs(ctx, w, p); err != nil {
+		return nil, err
+	}
+	res := &PullResult{Artifacts: len(p.artifacts), Blobs: len(bom.Blobs), BOM: bom}
+	for _, b := range bom.Blobs {
+		res.Bytes += b.Size
+	}
+	return res, nil
+}
+
+func newPuller(lock *manifests.Lock, opts PullOptions) (*puller, error) {
+	if opts.Signer == nil && !opts.AllowUnsigned {
+		return nil, fmt.Errorf("no signing key: pass --key cosign.key (meshpack keys generate makes one) or --allow-unsigned to write an unsigned bundle")
+	}
+	pl := &puller{opts: opts, c: opts.Client, log: discard(opts.Logger), platforms: opts.Platforms, policy: opts.VerifyUpstream}
+	switch pl.policy {
+	case "":
+		pl.policy = VerifyRequired
+	case VerifyRequired, VerifyIfSigned, VerifyOff:
+	default:
+		return nil, fmt.Errorf("--verify-upstream %q: want required, if-signed or off", pl.policy)
+	}
+	if pl.platforms == nil {
+		pl.platforms = lock.Spec.Platforms
+	}
+	if pl.c == nil {
+		c, err := client.New(client.Options{})
+		if err != nil {
+			return nil, err
+		}
+		pl.c = c
+	}
+	if pl.opts.Concurrency <= 0 {
+		pl.opts.Concurrency = 4
+	}
+	return pl, nil
+}
+
+// plan fetches every manifest (in parallel), checks and signs, and lays out
+// the bundle content in a stable order: images, charts, files.
+func (pl *puller) plan(ctx context.Context, lock *manifests.Lock) (*plan, error) {
+	imgs := make([]*pulledImage, len(lock.Images))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, li := range lock.Images {
+		g.Go(func() error {
+			img, err := pl.planImage(gctx, li)
+			imgs[i] = img
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	p := newPlan()
+	for _, img := range imgs {
+		if err := pl.addImage(ctx, p, img); err != nil {
+			return nil, err
+		}
+	}
+	for _, lc := range lock.Charts {
+		if err := pl.planChart(ctx, p, lc); err != nil {
+			return nil, err
+		}
+	}
+	for _, lf := range lock.Files {
+		if err := pl.planFile(p, lf); err != nil {
+			return nil, err
+		}
+	}
+	var total int64
+	for _, b := range p.blobs() {
+		total += b.Size
+	}
+	emit(pl.opts.Progress, Event{Kind: EventPlanned, TotalBytes: total, TotalBlobs: len(p.small) + len(p.streamed)})
+	return p, nil
+}
+
+// writeMetadata writes oci-layout, index.json, the BOM (+ signature) and the lock.
+func (pl *puller) writeMetadata(w *bundle.Writer, lock *manifests.Lock, p *plan) (*bundle.BOM, error) {
+	specJSON, err := json.Marshal(lock.Spec)
+	if err != nil {
+		return nil, err
+	}
+	lockJSON, err := json.Marshal(lock)
+	if err != nil {
+		return nil, err
+	}
+	lockYAML, err := lock.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	created := pl.opts.Created
+	if created.IsZero() {
+		created = time.Now().UTC().Truncate(time.Second)
+	}
+	bom := &bundle.BOM{
+		SchemaVersion: bundle.BOMSchemaVersion, Tool: pl.opts.Tool, Created: created,
+		Spec: specJSON, Lock: lockJSON, Set: setSummary(lock.Set), Platforms: pl.platforms,
+		Signed: pl.opts.Signer != nil, Artifacts: p.artifacts, Blobs: p.blobs(),
+	}
+	if !bom.Signed {
+		bom.Unsigned = "--allow-unsigned"
+	}
+	bomJSON, err := json.MarshalIndent(bom, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	index := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: p.index}
+	index.SchemaVersion = 2
+	indexJSON, err := json.Marshal(index)
+	if err != nil {
+		return nil, err
+	}
+	type entry struct {
+		name string
+		data []byte
+	}
+	files := []entry{
+		{bundle.OCILayoutName, []byte(`{"imageLayoutVersion":"1.0.0"}`)},
+		{bundle.IndexName, indexJSON},
+		{bundle.BOMName, bomJSON},
+	}
+	if pl.opts.Signer != nil {
+		sig, err := signing.SignBlob(context.Background(), pl.opts.Signer, bomJSON)
+		if err != nil {
+			return nil, fmt.Errorf("sign %s: %w", bundle.BOMName, err)
+		}
+		files = append(files, entry{bundle.BOMSigName, sig})
+	}
+	files = append(files, entry{bundle.LockName, lockYAML})
+	for _, f := range files {
+		if err := w.AddFile(f.name, f.data); err != nil {
+			return nil, err
+		}
+	}
+	return bom, nil
+}
+
+// writeBlobs writes the in-memory blobs, then streams the rest.
+func (pl *puller) writeBlobs(ctx context.Context, w *bundle.Writer, p *plan) error {
+	for _, b := range p.small {
+		if err := w.Push(ctx, b.desc, bytes.NewReader(b.data)); err != nil {
+			return fmt.Errorf("write %s: %w", b.desc.Digest, err)
+		}
+		emit(pl.opts.Progress, Event{Kind: EventBytes, N: b.desc.Size, Descriptor: b.desc})
+		emit(pl.opts.Progress, Event{Kind: EventBlobDone, Descriptor: b.desc})
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	streams := prefetch(ctx, p.streamed, prefetchOptions{Ahead: pl.opts.Concurrency, Buffer: 8 << 20, Retries: 4})
+	for s := range streams {
+		r := &countingReader{r: s.r, desc: s.item.desc, progress: pl.opts.Progress}
+		err := w.Push(ctx, s.item.desc, r)
+		s.r.Close()
+		if err != nil {
+			return fmt.Errorf("%s (%s): %w", s.item.label, s.item.desc.Digest, err)
+		}
+		r.flush()
+		emit(pl.opts.Progress, Event{Kind: EventBlobDone, Name: s.item.label, Descriptor: s.item.desc})
+	}
+	return ctx.Err()
+}
+
+// countingReader reports progress in steps of about 1 MiB.
+type countingReader struct {
+	r        io.Reader
+	desc     ocispec.Descriptor
+	progress func(Event)
+	pending  int64
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.pending += int64(n)
+	if c.pending >= 1<<20 {
+		c.flush()
+	}
+	return n, err
+}
+
+func (c *countingReader) flush() {
+	if c.pending > 0 {
+		emit(c.progress, Event{Kind: EventBytes, N: c.pending, Descriptor: c.desc})
+		c.pending = 0
+	}
+}
+
+func setSummary(s manifests.ResolvedSet) map[string]string {
+	m := map[string]string{}
+	add := func(k, v string) {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	add("istio", s.Istio)
+	add("profile", s.Profile)
+	for i, v := range s.Variants {
+		if i == 0 {
+			m["variants"] = v
+		} else {
+			m["variants"] += "," + v
+		}
+	}
+	add("kiali", s.Kiali)
+	add("gatewayAPI", s.GatewayAPI)
+	add("gatewayAPIChannel", s.GatewayAPIChannel)
+	if s.Kubernetes.Min != "" {
+		m["kubernetes"] = s.Kubernetes.Min + "-" + s.Kubernetes.Max
+	}
+	if s.Unsupported {
+		m["unsupported"] = "true"
+	}
+	return m
+}

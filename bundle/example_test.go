@@ -103,8 +103,7 @@ func ExampleCreate() {
 			log.Fatal(step)
 		}
 	}
-	parts, _ := filepath.Glob(path + ".[0-9][0-9][0-9]")
-	fmt.Println("parts:", len(parts) > 1)
+	fmt.Println("parts:", len(f.Parts()) > 1)
 
 	r, err := bundle.Open(path)
 	if err != nil {

@@ -74,6 +74,9 @@ func (r *Reader) load() error {
 		// `cat NAME.*` of a split bundle appends NAME.sha256, a skippable
 		// checksum frame: the bundle ends where that frame starts.
 		if end, ok := sumsTrailerStart(r.ra, r.size); ok {
+			if end == 0 {
+				return fmt.Errorf("file is only the checksum listing (NAME.sha256) of a split bundle; open NAME or NAME.000: %w", ErrInvalidBundle)
+			}
 			r.size = end
 			frames, _, err = readSeekTable(r.ra, r.size)
 		}

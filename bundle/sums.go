@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -74,14 +75,14 @@ func readSums(path string) ([]sumLine, error) {
 // sha256sum lines, each ending in "\n".
 func sumsPayload(p []byte) ([]sumLine, error) {
 	if len(p) < 2 || p[0] != '\n' || p[len(p)-1] != '\n' {
-		return nil, fmt.Errorf("payload is not \"\\n\" and newline-terminated sha256sum lines")
+		return nil, errors.New("payload is not \"\\n\" and newline-terminated sha256sum lines")
 	}
 	lines, err := parseSums(p[1:])
 	if err != nil {
 		return nil, err
 	}
 	if len(lines) == 0 {
-		return nil, fmt.Errorf("payload lists no parts")
+		return nil, errors.New("payload lists no parts")
 	}
 	return lines, nil
 }

@@ -107,6 +107,9 @@ func TestSumsTrailer(t *testing.T) {
 				if tt.seekable {
 					t.Fatalf("NewReader: %v", err)
 				}
+				if tt.wantStart == 0 && !strings.Contains(err.Error(), "checksum listing") {
+					t.Errorf("NewReader = %v, want an error saying this is a checksum listing", err)
+				}
 				return
 			}
 			defer r.Close()

@@ -17,12 +17,27 @@ type bufferedPipe struct {
 	n      int // bytes buffered
 	werr   error
 	closed bool // reader gone
+	// release, if set, gets the ring back once the reader closed the pipe
+	// and the writer has finished with it.
+	release func([]byte)
+	wdone   bool
 }
 
-func newBufferedPipe(size int) *bufferedPipe {
-	p := &bufferedPipe{buf: make([]byte, size)}
+// newBufferedPipe makes a pipe over buf; release (optional) receives buf
+// back when both sides are done with it, so rings can be reused.
+func newBufferedPipe(buf []byte, release func([]byte)) *bufferedPipe {
+	p := &bufferedPipe{buf: buf, release: release}
 	p.cond = sync.NewCond(&p.mu)
 	return p
+}
+
+// maybeRelease hands the ring back once reader and writer are both done.
+// Called with p.mu held.
+func (p *bufferedPipe) maybeRelease() {
+	if p.closed && p.wdone && p.release != nil {
+		p.release(p.buf)
+		p.release, p.buf = nil, nil
+	}
 }
 
 // Write copies b into the ring, blocking while it is full.
@@ -52,6 +67,46 @@ func (p *bufferedPipe) Write(b []byte) (int, error) {
 	return written, nil
 }
 
+// ReadFrom fills the ring straight from r (a network body), saving the
+// intermediate buffer io.Copy would use. It returns at EOF or on error.
+func (p *bufferedPipe) ReadFrom(r io.Reader) (int64, error) {
+	var total int64
+	for {
+		p.mu.Lock()
+		for p.n == len(p.buf) && !p.closed {
+			p.cond.Wait()
+		}
+		if p.closed {
+			p.mu.Unlock()
+			return total, io.ErrClosedPipe
+		}
+		end := (p.start + p.n) % len(p.buf)
+		free := len(p.buf) - p.n
+		chunk := len(p.buf) - end
+		if chunk > free {
+			chunk = free
+		}
+		dst := p.buf[end : end+chunk]
+		p.mu.Unlock()
+		// Only this writer touches the free region, so reading into it
+		// without the lock is safe; the reader sees it after the update.
+		n, err := r.Read(dst)
+		if n > 0 {
+			p.mu.Lock()
+			p.n += n
+			total += int64(n)
+			p.cond.Broadcast()
+			p.mu.Unlock()
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
 // CloseWithError ends the stream; readers see err (io.EOF when nil) after the
 // buffered bytes.
 func (p *bufferedPipe) CloseWithError(err error) {
@@ -63,6 +118,8 @@ func (p *bufferedPipe) CloseWithError(err error) {
 	if p.werr == nil {
 		p.werr = err
 	}
+	p.wdone = true
+	p.maybeRelease()
 	p.cond.Broadcast()
 }
 
@@ -95,6 +152,7 @@ func (p *bufferedPipe) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true
+	p.maybeRelease()
 	p.cond.Broadcast()
 	return nil
 }

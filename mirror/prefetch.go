@@ -50,18 +50,25 @@ type prefetchOptions struct {
 // the channel or cancel ctx.
 func prefetch(ctx context.Context, items []fetchItem, opts prefetchOptions) <-chan prefetched {
 	out := make(chan prefetched, opts.Ahead)
+	// The rings double as the concurrency limit: a download starts when a
+	// ring is free, and a ring is free again only when the consumer has
+	// closed the stream using it. Allocated once, whatever the item count.
+	rings := make(chan []byte, opts.Ahead)
+	for i := 0; i < opts.Ahead; i++ {
+		rings <- make([]byte, opts.Buffer)
+	}
+	release := func(b []byte) { rings <- b }
 	go func() {
 		defer close(out)
-		slots := make(chan struct{}, opts.Ahead)
 		for _, it := range items {
+			var ring []byte
 			select {
-			case slots <- struct{}{}:
+			case ring = <-rings:
 			case <-ctx.Done():
 				return
 			}
-			p := newBufferedPipe(opts.Buffer)
+			p := newBufferedPipe(ring, release)
 			go func(it fetchItem) {
-				defer func() { <-slots }()
 				p.CloseWithError(download(ctx, it, p, opts))
 			}(it)
 			select {

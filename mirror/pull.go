@@ -208,7 +208,7 @@ func (pl *puller) writeBlobs(ctx context.Context, w *bundle.Writer, p *plan) err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	streams := prefetch(ctx, p.streamed, prefetchOptions{Ahead: pl.opts.Concurrency, Buffer: 8 << 20, Retries: 4})
+	streams := prefetch(ctx, p.streamed, prefetchOptions{Ahead: pl.opts.Concurrency, Buffer: 4 << 20, Retries: 4})
 	for s := range streams {
 		r := &countingReader{r: s.r, desc: s.item.desc, progress: pl.opts.Progress}
 		err := w.Push(ctx, s.item.desc, r)

@@ -41,6 +41,7 @@ func run() error {
 		seed     = flag.Int64("seed", 0, "content seed")
 		testdata = flag.String("testdata", "", "meshpack testdata directory (default: found from the working directory)")
 		verbose  = flag.Bool("v", false, "log registry requests")
+		keyDir   = flag.String("sign-key-dir", "", "sign the Istio images with a fixture key written here (cosign.key, cosign.pub)")
 	)
 	flag.Parse()
 
@@ -67,6 +68,15 @@ func run() error {
 		opts.TotalSize = n
 	}
 
+	var pubKey string
+	if *keyDir != "" {
+		s, pub, err := upstream.NewFixtureKey(*keyDir)
+		if err != nil {
+			return err
+		}
+		opts.Sign, pubKey = upstream.SignWith(s), pub
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	u, err := upstream.Start(ctx, opts)
@@ -74,7 +84,14 @@ func run() error {
 		return err
 	}
 	if *state != "" {
-		err = upstream.WriteState(*state, u.State())
+		st := u.State()
+		if pubKey != "" {
+			st.UpstreamKeys = map[string]string{}
+			for _, n := range upstream.IstioKeyNames {
+				st.UpstreamKeys[n] = pubKey
+			}
+		}
+		err = upstream.WriteState(*state, st)
 	}
 	if err == nil {
 		for _, m := range u.Mirrors() {

@@ -21,6 +21,9 @@ type State struct {
 	Charts  []ChartInfo `json:"charts"`
 	Files   []FileInfo  `json:"files"`
 	Stats   Stats       `json:"stats"`
+	// UpstreamKeys maps catalog signing key names to the fixture public key
+	// that signed the Istio images (pass as --upstream-key NAME=FILE).
+	UpstreamKeys map[string]string `json:"upstreamKeys,omitempty"`
 }
 
 // State returns the description of u.

@@ -30,6 +30,9 @@ and 'cosign verify --key' can check what arrives.`,
 			if err != nil {
 				return err
 			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
 			keyPath, pubPath, err := signing.WriteKeyPair(dir, pw, signing.KeyFileOptions{Overwrite: force})
 			if errors.Is(err, signing.ErrKeyExists) {
 				return usagef("%v (pass --force to replace it)", err)

@@ -47,7 +47,14 @@ func resolveImage(ctx context.Context, c *client.Client, req imageRequest, platf
 	}
 	switch desc.MediaType {
 	case ocispec.MediaTypeImageManifest, dockerManifest:
-		li.Platforms = []manifests.LockedPlatform{{Platform: "", Digest: desc.Digest.String(), MediaType: desc.MediaType, Size: desc.Size}}
+		p, err := manifestPlatform(ctx, repo, desc)
+		if err != nil {
+			return manifests.LockedImage{}, fmt.Errorf("image %s: %w", req.reference, err)
+		}
+		li.Platforms = []manifests.LockedPlatform{{Platform: p, Digest: desc.Digest.String(), MediaType: desc.MediaType, Size: desc.Size}}
+		if !manifests.PlatformMatches(p, platforms) {
+			return manifests.LockedImage{}, fmt.Errorf("image %s: its only platform %s (a single manifest, no index) does not match --platform %v", req.reference, p, platforms)
+		}
 		return li, nil
 	case ocispec.MediaTypeImageIndex, dockerManifestList:
 	default:
@@ -74,6 +81,29 @@ func resolveImage(ctx context.Context, c *client.Client, req imageRequest, platf
 	}
 	sort.SliceStable(li.Platforms, func(i, j int) bool { return li.Platforms[i].Platform < li.Platforms[j].Platform })
 	return li, nil
+}
+
+// manifestPlatform reads the platform of a single image manifest from its
+// config ("os/arch[/variant]"), or "unknown/unknown" when the config names
+// none (an artifact rather than an image).
+func manifestPlatform(ctx context.Context, f content.Fetcher, desc ocispec.Descriptor) (string, error) {
+	raw, err := fetchAll(ctx, f, desc)
+	if err != nil {
+		return "", err
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return "", fmt.Errorf("parse manifest %s: %w", desc.Digest, err)
+	}
+	cfgRaw, err := fetchAll(ctx, f, m.Config)
+	if err != nil {
+		return "", fmt.Errorf("config of manifest %s: %w", desc.Digest, err)
+	}
+	var cfg ocispec.Image
+	if err := json.Unmarshal(cfgRaw, &cfg); err != nil || cfg.OS == "" || cfg.Architecture == "" {
+		return platformOf(nil), nil
+	}
+	return platformOf(&cfg.Platform), nil
 }
 
 func fetchAll(ctx context.Context, f content.Fetcher, desc ocispec.Descriptor) ([]byte, error) {

@@ -26,7 +26,8 @@ type Options struct {
 	// Catalog is the version catalog; nil means manifests.DefaultCatalog.
 	Catalog *manifests.Catalog
 	// Client fetches from upstream (mirrors, credentials, TLS); nil means a
-	// client with default options.
+	// client with default options and the spec's mirrors. A given Client is
+	// used as is: the spec's mirrors are not added to it.
 	Client *client.Client
 	// AllowUnsupported turns compatibility violations into notes.
 	AllowUnsupported bool
@@ -34,7 +35,8 @@ type Options struct {
 	Concurrency int
 	// Logger receives progress lines; nil discards.
 	Logger *slog.Logger
-	// Progress, when set, is told about each pinned artifact. It must not block.
+	// Progress, when set, is told about each pinned artifact. It must not
+	// block, and it may be called from several goroutines at once.
 	Progress func(Event)
 }
 
@@ -81,16 +83,16 @@ type resolver struct {
 // Resolve pins spec to a lock. It contacts upstream (through the client's
 // mirrors) for chart indexes, charts, files and image digests.
 func Resolve(ctx context.Context, spec manifests.Spec, opts Options) (*manifests.Lock, error) {
-	r, err := newResolver(opts)
-	if err != nil {
-		return nil, err
-	}
 	s := spec
-	s.Mirrors = nil // a lock names canonical sources only
 	s.Normalize()
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
+	r, err := newResolver(opts, s.Mirrors)
+	if err != nil {
+		return nil, err
+	}
+	s.Mirrors = nil // a lock names canonical sources only
 	r.lock = &manifests.Lock{APIVersion: manifests.APIVersion, Kind: manifests.LockKind, Spec: s}
 	plan, err := r.pickSet(&s)
 	if err != nil {
@@ -114,7 +116,7 @@ func Resolve(ctx context.Context, spec manifests.Spec, opts Options) (*manifests
 	return r.lock, nil
 }
 
-func newResolver(opts Options) (*resolver, error) {
+func newResolver(opts Options, mirrors manifests.Mirrors) (*resolver, error) {
 	r := &resolver{opts: opts, cat: opts.Catalog, c: opts.Client, log: opts.Logger, images: map[string]*imageRequest{}}
 	if r.cat == nil {
 		cat, err := manifests.DefaultCatalog()
@@ -124,7 +126,7 @@ func newResolver(opts Options) (*resolver, error) {
 		r.cat = cat
 	}
 	if r.c == nil {
-		c, err := client.New(client.Options{})
+		c, err := client.New(client.Options{Mirrors: mirrors, Logger: opts.Logger})
 		if err != nil {
 			return nil, err
 		}

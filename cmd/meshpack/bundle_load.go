@@ -1,0 +1,199 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lattice-mesh/meshpack/bundle"
+	"github.com/lattice-mesh/meshpack/mirror"
+	"github.com/lattice-mesh/meshpack/signing"
+)
+
+type loadFlags struct {
+	net          netFlags
+	registry     string
+	key          string
+	insecureSkip bool
+	concurrency  int
+	pathMode     string
+	chunkSize    string
+	stateDir     string
+	output       string
+}
+
+func newBundleLoadCmd(s streams, g *globalFlags) *cobra.Command {
+	var f loadFlags
+	cmd := &cobra.Command{
+		Use:   "load BUNDLE --registry HOST[:PORT][/PREFIX] [--key cosign.pub | --insecure-skip-verify]",
+		Short: "Verify a bundle and push everything into an OCI registry (resumable)",
+		Long: `load verifies BUNDLE offline first (every blob digest; with --key the BOM
+signature and a signature on every image) and pushes nothing if that fails.
+It then streams every blob straight from the bundle into the registry (no
+extraction, memory flat), several at a time, skipping what the registry has,
+mounting layers shared between repositories, retrying failures and
+continuing interrupted uploads where the registry stopped. Manifests follow
+their blobs byte for byte, so every digest is the bundle's.
+
+BUNDLE is a single file, the first part NAME.000 of a split bundle, or its
+base name. Images keep their path below PREFIX (docker.io/istio/pilot ->
+HOST/PREFIX/istio/pilot; --path-mode flatten gives HOST/PREFIX/istio-pilot),
+charts go to PREFIX/charts/NAME:VERSION (helm pull oci://...), files to
+PREFIX/files/..., cosign signatures next to their images (cosign verify --key
+works against the registry). Re-run the same command after any interruption:
+it finishes the load and sends little again.`,
+		Example: `  meshpack bundle load mesh.tar.zst --registry registry.internal:5000/mesh --key cosign.pub
+  meshpack bundle load mesh.tar.zst.000 --registry 127.0.0.1:5000/mesh --key cosign.pub --plain-http
+  meshpack bundle load mesh.tar.zst --registry harbor.internal/mesh -u robot --password-stdin < token --key cosign.pub -o json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runLoad(cmd, s, g, &f, args[0]) },
+	}
+	fs := cmd.Flags()
+	f.net.register(fs, false)
+	fs.StringVar(&f.registry, "registry", "", "target registry and optional prefix: HOST[:PORT][/PREFIX] (required)")
+	fs.StringVar(&f.key, "key", "", "cosign public key: verify the BOM signature and every image signature before pushing")
+	fs.BoolVar(&f.insecureSkip, "insecure-skip-verify", false, "push WITHOUT verifying the bundle first (not even blob digests up front)")
+	fs.IntVar(&f.concurrency, "concurrency", mirror.DefaultLoadConcurrency, "blobs uploaded at once")
+	fs.StringVar(&f.pathMode, "path-mode", mirror.PathKeep, "repository paths below PREFIX: keep (istio/pilot) or flatten (istio-pilot)")
+	fs.StringVar(&f.chunkSize, "chunk-size", "", "upload every blob in PATCH chunks of this size, e.g. 8MiB (default: one PUT per blob, chunks only if the registry refuses that)")
+	fs.StringVar(&f.stateDir, "state-dir", "auto", `directory for the journal that lets an interrupted load continue mid-blob; "auto" is the user cache directory (~/.cache/meshpack/load), "none" disables it`)
+	fs.StringVarP(&f.output, "output", "o", "text", "result format: text|json")
+	return cmd
+}
+
+// stateDir resolves --state-dir: "auto" is ~/.cache/meshpack/load (or the
+// OS equivalent; none when there is no cache directory), "none" or "" none.
+func stateDir(flag string) string {
+	switch flag {
+	case "", "none":
+		return ""
+	case "auto":
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			return ""
+		}
+		return filepath.Join(dir, "meshpack", "load")
+	}
+	return flag
+}
+
+func runLoad(cmd *cobra.Command, s streams, g *globalFlags, f *loadFlags, path string) error {
+	opts, err := f.options(s, g)
+	if err != nil {
+		return err
+	}
+	r, err := bundle.Open(path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	pv := newProgress(s.err, "verify", g.quiet)
+	pl := newProgress(s.err, "load", g.quiet)
+	if !f.insecureSkip {
+		pv.Start(r.Stats().BlobBytes)
+	}
+	opts.VerifyProgress = func(e bundle.Event) {
+		if e.Kind == bundle.EventBlobVerified {
+			pv.Add(e.Descriptor.Size)
+		}
+	}
+	opts.Progress = func(e mirror.Event) {
+		switch e.Kind {
+		case mirror.EventPlanned:
+			pv.Finish(true)
+			pl.Start(e.TotalBytes)
+		case mirror.EventBytes, mirror.EventBlobSkipped:
+			pl.Add(e.N)
+		}
+	}
+	res, err := mirror.Load(cmd.Context(), r, f.registry, opts)
+	pv.Finish(err == nil)
+	pl.Finish(err == nil)
+	if err != nil {
+		return err
+	}
+	if ok, werr := writeStructured(s.out, f.output, res); ok {
+		return werr
+	}
+	printLoadSummary(s, path, res)
+	return nil
+}
+
+// options checks the flags and builds the load options.
+func (f *loadFlags) options(s streams, g *globalFlags) (mirror.LoadOptions, error) {
+	var opts mirror.LoadOptions
+	if err := checkOutput(f.output, "text", "json"); err != nil {
+		return opts, err
+	}
+	if f.registry == "" {
+		return opts, usagef("--registry HOST[:PORT][/PREFIX] is required")
+	}
+	if f.key != "" && f.insecureSkip {
+		return opts, usagef("--key and --insecure-skip-verify exclude each other")
+	}
+	if f.pathMode != mirror.PathKeep && f.pathMode != mirror.PathFlatten {
+		return opts, usagef("--path-mode %q: want %s or %s", f.pathMode, mirror.PathKeep, mirror.PathFlatten)
+	}
+	if f.concurrency < 1 {
+		return opts, usagef("--concurrency %d: want at least 1", f.concurrency)
+	}
+	if f.chunkSize != "" {
+		n, err := parseSize(f.chunkSize)
+		if err != nil {
+			return opts, usagef("--chunk-size: %v", err)
+		}
+		opts.ChunkSize = n
+	}
+	log := g.logger(s)
+	c, err := f.net.client(s.in, nil, log, currentBuild().Version)
+	if err != nil {
+		return opts, err
+	}
+	opts.Client, opts.Concurrency, opts.PathMode, opts.StateDir, opts.Logger = c, f.concurrency, f.pathMode, stateDir(f.stateDir), log
+	opts.InsecureSkipVerify = f.insecureSkip
+	switch {
+	case f.insecureSkip:
+		fmt.Fprintln(s.err, "WARNING: --insecure-skip-verify: the bundle is pushed WITHOUT checking its signature or its blob digests first; a tampered or corrupt bundle will be loaded into the registry")
+	case f.key == "":
+		fmt.Fprintln(s.err, "WARNING: no --key: only blob digests are verified; the BOM and image signatures are NOT checked, so anyone could have built this bundle")
+	default:
+		pem, err := os.ReadFile(f.key)
+		if err != nil {
+			return opts, usagef("--key: %v", err)
+		}
+		if opts.Key, err = signing.LoadVerifier(pem); err != nil {
+			return opts, fmt.Errorf("--key %s: %w", f.key, err)
+		}
+	}
+	return opts, nil
+}
+
+func printLoadSummary(s streams, path string, r *mirror.LoadResult) {
+	secs := max(r.Duration.Seconds(), 1e-9)
+	fmt.Fprintf(s.out, "loaded %s into %s in %s (verified: %s, %s)\n", path, r.Target, r.Duration.Round(10*time.Millisecond), r.Verified, r.VerifyDuration.Round(10*time.Millisecond))
+	fmt.Fprintf(s.out, "  blobs: %d pushed (%s, %s/s), %d mounted, %d already present (%s)\n",
+		r.BlobsPushed, humanBytes(r.BytesPushed), humanBytes(int64(float64(r.BytesPushed)/secs)), r.BlobsMounted, r.BlobsSkipped, humanBytes(r.BytesSkipped))
+	if r.UploadsResumed > 0 {
+		fmt.Fprintf(s.out, "  continued %d interrupted uploads (%s not sent again)\n", r.UploadsResumed, humanBytes(r.BytesResumed))
+	}
+	fmt.Fprintf(s.out, "  manifests: %d pushed, %d already present; tags: %d set, %d already right\n",
+		r.ManifestsPushed, r.ManifestsSkipped, r.TagsPushed, r.TagsSkipped)
+	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tREFERENCE")
+	sigs := 0
+	for _, a := range r.Artifacts {
+		if a.Kind == bundle.KindSignature {
+			sigs++
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", a.Kind, a.Reference)
+	}
+	tw.Flush()
+	if sigs > 0 {
+		fmt.Fprintf(s.out, "  and %d cosign signatures next to their images (cosign verify --key works against the registry)\n", sigs)
+	}
+}

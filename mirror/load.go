@@ -1,0 +1,323 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/lattice-mesh/meshpack/bundle"
+	"github.com/lattice-mesh/meshpack/mirror/client"
+	"github.com/lattice-mesh/meshpack/signing"
+)
+
+// Path modes of LoadOptions.PathMode.
+const (
+	// PathKeep maps docker.io/istio/pilot to HOST/PREFIX/istio/pilot.
+	PathKeep = "keep"
+	// PathFlatten maps docker.io/istio/pilot to HOST/PREFIX/istio-pilot, for
+	// registries that limit repository nesting.
+	PathFlatten = "flatten"
+)
+
+// DefaultLoadConcurrency is how many blobs Load uploads at once by default.
+// Measured against the embedded registry and Debian's docker-registry on
+// loopback: the registry (hashing, writing) is the bottleneck, and six
+// uploads keep it busy while one waits on a round trip.
+const DefaultLoadConcurrency = 6
+
+// DefaultChunkSize is the PATCH size used when a registry refuses a
+// monolithic upload (HTTP 413, 405, 411 or 501) and ChunkSize is unset.
+const DefaultChunkSize = 8 << 20
+
+// LoadOptions configures Load. The zero value verifies every blob digest
+// (and no signature), then pushes over HTTPS with docker config credentials,
+// DefaultLoadConcurrency uploads at a time, monolithic uploads with a
+// chunked fallback, repository paths kept, and no upload journal.
+type LoadOptions struct {
+	// Client talks to the registry (TLS, credentials, plain HTTP, retries of
+	// single requests); nil means client.New(client.Options{}).
+	Client *client.Client
+	// Key verifies the BOM signature and the signature of every image before
+	// anything is pushed; nil checks blob digests only.
+	Key signing.Verifier
+	// InsecureSkipVerify pushes without verifying the bundle first. Blob
+	// digests are still checked while they stream (by the bundle reader and
+	// by the registry), but a bundle that is not what its signer made is
+	// loaded. Callers must warn loudly.
+	InsecureSkipVerify bool
+	// Concurrency is how many blobs are uploaded at once; default
+	// DefaultLoadConcurrency.
+	Concurrency int
+	// PathMode is PathKeep (default) or PathFlatten.
+	PathMode string
+	// ChunkSize, when positive, uploads every blob in PATCH chunks of this
+	// size (OCI chunked upload). Zero uploads each blob in one PUT and
+	// switches to chunks of DefaultChunkSize for the rest of the run when
+	// the registry refuses that.
+	ChunkSize int64
+	// StateDir, when set, keeps a journal of in-flight uploads there
+	// (load-<hash of the target>.journal, removed after a complete load),
+	// so that a re-run after an interruption continues each interrupted
+	// upload from the byte the registry already has instead of starting the
+	// blob again. Empty: no journal; a re-run still skips every complete
+	// blob.
+	StateDir string
+	// Retries is how often one blob upload is retried after a 5xx, a
+	// connection reset or a timeout (continuing from what the registry has
+	// when it can); default 5. Single requests are also retried by the
+	// client's transport.
+	Retries int
+	// Backoff is the first pause before a retry; it doubles. Default 500ms.
+	Backoff time.Duration
+	// Logger receives progress lines; nil discards.
+	Logger *slog.Logger
+	// Progress, when set, receives load events; it must not block.
+	// EventPlanned carries TotalBytes (each blob once) and TotalBlobs;
+	// EventBytes, bytes sent; EventBlobSkipped, a blob the registry already
+	// had, with N the bytes not sent (the blob's size, or the part of an
+	// interrupted upload the registry kept); EventBlobDone, a blob complete
+	// in every repository; EventArtifactDone, an artifact pushed and tagged.
+	Progress func(Event)
+	// VerifyProgress, when set, receives the verification pass's events.
+	VerifyProgress func(bundle.Event)
+}
+
+// LoadResult summarises a Load. Blob counts are per repository (a layer
+// shared by two images is one upload and one mount); bytes are what moved.
+type LoadResult struct {
+	// Target is HOST[:PORT][/PREFIX] as given.
+	Target string `json:"target"`
+	// Verified says what was checked before pushing.
+	Verified string `json:"verified"`
+	// BlobsPushed were uploaded, BlobsSkipped already present, BlobsMounted
+	// mounted from another repository of the target.
+	BlobsPushed  int `json:"blobsPushed"`
+	BlobsSkipped int `json:"blobsSkipped"`
+	BlobsMounted int `json:"blobsMounted"`
+	// BytesPushed were sent in upload bodies (retries included);
+	// BytesSkipped are the sizes of skipped blobs; BytesMounted of mounted
+	// ones; BytesResumed were not sent again because the registry kept them
+	// from an interrupted upload.
+	BytesPushed  int64 `json:"bytesPushed"`
+	BytesSkipped int64 `json:"bytesSkipped"`
+	BytesMounted int64 `json:"bytesMounted"`
+	BytesResumed int64 `json:"bytesResumed"`
+	// UploadsResumed counts interrupted uploads continued.
+	UploadsResumed int `json:"uploadsResumed"`
+	// ManifestsPushed and ManifestsSkipped count manifests and indexes by
+	// digest; TagsPushed and TagsSkipped count tags set or already right.
+	ManifestsPushed  int `json:"manifestsPushed"`
+	ManifestsSkipped int `json:"manifestsSkipped"`
+	TagsPushed       int `json:"tagsPushed"`
+	TagsSkipped      int `json:"tagsSkipped"`
+	// Duration is the wall time, verification included; VerifyDuration the
+	// verification alone.
+	Duration       time.Duration `json:"durationNanos"`
+	VerifyDuration time.Duration `json:"verifyDurationNanos"`
+	// Artifacts are every image, chart, file and signature with where it now
+	// lives, in BOM order.
+	Artifacts []LoadedArtifact `json:"artifacts"`
+}
+
+// LoadedArtifact is one artifact at the target.
+type LoadedArtifact struct {
+	Kind   string `json:"kind"`
+	Name   string `json:"name"`
+	Source string `json:"source,omitempty"`
+	// Repository is HOST/PREFIX/path, e.g. 127.0.0.1:5000/mesh/istio/pilot.
+	Repository string `json:"repository"`
+	Tag        string `json:"tag,omitempty"`
+	Digest     string `json:"digest"`
+	// Reference is Repository:Tag@Digest (Repository@Digest without a tag).
+	Reference string `json:"reference"`
+	// Platforms are the per-platform manifests of an image.
+	Platforms []bundle.Platform `json:"platforms,omitempty"`
+	// Subject is the digest a signature signs.
+	Subject string `json:"subject,omitempty"`
+}
+
+// Load copies a bundle into the OCI registry at target, HOST[:PORT] or
+// HOST[:PORT]/PREFIX. Unless InsecureSkipVerify is set it first verifies the
+// bundle completely with Verify (every blob digest, with Key the BOM and
+// image signatures) and pushes nothing when that fails.
+//
+// Blobs stream from the bundle's random-access reader straight into the
+// registry, Concurrency at a time, with no extraction and memory bounded by
+// a few frames per upload. Before each upload a HEAD asks whether the
+// repository has the blob; a blob pushed to another repository in this run
+// (or found in one) is mounted instead (POST ?mount=&from=), falling back to
+// an upload. A failed upload is retried with backoff and continued from the
+// byte the registry reports (GET upload status, PATCH from there) when it
+// can, else restarted. Manifests and indexes go after their blobs, children
+// first, byte for byte (digests preserved), by digest and then by the tag
+// the BOM names; signatures go to their image's repository under
+// sha256-<hex>.sig, charts to PREFIX/charts/<name>:<version>, files to
+// PREFIX/files/<component>:<tag>.
+//
+// Re-running after any interruption completes the load and sends little
+// again: present blobs and manifests are skipped, and with StateDir set,
+// interrupted uploads continue. On error the result holds what was done so
+// far and the error names the artifact or blob; nothing reported as loaded
+// is missing.
+func Load(ctx context.Context, r *bundle.Reader, target string, opts LoadOptions) (*LoadResult, error) {
+	start := time.Now()
+	l, err := newLoader(r, target, opts)
+	if err != nil {
+		return nil, err
+	}
+	res := &LoadResult{Target: target}
+	bom, err := r.BOM()
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", target, err)
+	}
+	if res.Verified, err = l.verify(ctx); err != nil {
+		res.VerifyDuration = time.Since(start)
+		return res, err
+	}
+	res.VerifyDuration = time.Since(start)
+	p, err := l.plan(ctx, bom)
+	if err != nil {
+		return res, err
+	}
+	res.Artifacts = p.loaded(l.t)
+	emit(l.opts.Progress, Event{Kind: EventPlanned, TotalBytes: p.totalBytes, TotalBlobs: len(p.blobs)})
+	err = l.run(ctx, p, bom.Base)
+	l.stats.fill(res)
+	res.Duration = time.Since(start)
+	return res, err
+}
+
+// loader carries one Load call's state.
+type loader struct {
+	r       *bundle.Reader
+	t       target
+	opts    LoadOptions
+	c       *client.Client
+	log     *slog.Logger
+	journal *journal
+	stats   loadStats
+	// chunked switches every upload to PATCH chunks of chunkSize.
+	chunked   atomic.Bool
+	chunkSize atomic.Int64
+	// repos caches one repository client per path.
+	reposMu sync.Mutex
+	repos   map[string]*repoClient
+}
+
+func newLoader(r *bundle.Reader, target string, opts LoadOptions) (*loader, error) {
+	t, err := parseTarget(target, opts.PathMode)
+	if err != nil {
+		return nil, err
+	}
+	l := &loader{r: r, t: t, opts: opts, c: opts.Client, log: discard(opts.Logger), repos: map[string]*repoClient{}}
+	if l.c == nil {
+		if l.c, err = client.New(client.Options{}); err != nil {
+			return nil, err
+		}
+	}
+	if l.opts.Concurrency <= 0 {
+		l.opts.Concurrency = DefaultLoadConcurrency
+	}
+	if l.opts.Retries <= 0 {
+		l.opts.Retries = 5
+	}
+	if l.opts.Backoff <= 0 {
+		l.opts.Backoff = 500 * time.Millisecond
+	}
+	if opts.ChunkSize < 0 {
+		return nil, fmt.Errorf("chunk size %d: want 0 (monolithic uploads) or a positive size", opts.ChunkSize)
+	}
+	if opts.ChunkSize > 0 {
+		l.chunked.Store(true)
+		l.chunkSize.Store(opts.ChunkSize)
+	} else {
+		l.chunkSize.Store(DefaultChunkSize)
+	}
+	return l, nil
+}
+
+// verify runs the offline verification unless it is skipped, and says what
+// was checked.
+func (l *loader) verify(ctx context.Context) (string, error) {
+	if l.opts.InsecureSkipVerify {
+		l.log.Warn("bundle verification SKIPPED (insecure skip verify): loading without checking signatures or digests first")
+		return "skipped", nil
+	}
+	if _, err := Verify(ctx, l.r, VerifyOptions{Key: l.opts.Key, Progress: l.opts.VerifyProgress}); err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		if !errors.Is(err, ErrVerify) {
+			err = fmt.Errorf("%w: %w", ErrVerify, err)
+		}
+		return "", fmt.Errorf("load refused, nothing was pushed: %w", err)
+	}
+	if l.opts.Key == nil {
+		return "digests", nil
+	}
+	return "digests+signatures", nil
+}
+
+// run pushes every blob, then every manifest and tag.
+func (l *loader) run(ctx context.Context, p *loadPlan, base string) error {
+	if err := l.checkAbsent(ctx, p, base); err != nil {
+		return err
+	}
+	if l.opts.StateDir != "" {
+		j, err := openJournal(l.opts.StateDir, l.t.String(), l.log)
+		if err != nil {
+			return err
+		}
+		l.journal = j
+		defer j.close()
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(l.opts.Concurrency)
+	for _, b := range p.blobs {
+		g.Go(func() error { return l.loadBlob(gctx, b) })
+	}
+	if err := g.Wait(); err != nil {
+		return l.wrapRunErr(ctx, err)
+	}
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(l.opts.Concurrency)
+	for _, a := range p.artifacts {
+		g.Go(func() error { return l.pushArtifact(gctx, a) })
+	}
+	if err := g.Wait(); err != nil {
+		return l.wrapRunErr(ctx, err)
+	}
+	if l.journal != nil {
+		l.journal.finish()
+	}
+	return nil
+}
+
+// wrapRunErr tells the user that a re-run continues where this one stopped.
+func (l *loader) wrapRunErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return fmt.Errorf("load into %s interrupted; the registry is incomplete, re-run the same load to finish it: %w", l.t, ctx.Err())
+	}
+	return fmt.Errorf("load into %s failed; the registry is incomplete, fix the cause and re-run the same load to finish it: %w", l.t, err)
+}
+
+// loadStats are the counters behind LoadResult.
+type loadStats struct {
+	blobsPushed, blobsSkipped, blobsMounted, uploadsResumed atomic.Int64
+	bytesPushed, bytesSkipped, bytesMounted, bytesResumed   atomic.Int64
+	manifestsPushed, manifestsSkipped, tagsPushed, tagsSkip atomic.Int64
+}
+
+func (s *loadStats) fill(r *LoadResult) {
+	r.BlobsPushed, r.BlobsSkipped, r.BlobsMounted = int(s.blobsPushed.Load()), int(s.blobsSkipped.Load()), int(s.blobsMounted.Load())
+	r.BytesPushed, r.BytesSkipped, r.BytesMounted, r.BytesResumed = s.bytesPushed.Load(), s.bytesSkipped.Load(), s.bytesMounted.Load(), s.bytesResumed.Load()
+	r.UploadsResumed = int(s.uploadsResumed.Load())
+	r.ManifestsPushed, r.ManifestsSkipped = int(s.manifestsPushed.Load()), int(s.manifestsSkipped.Load())
+	r.TagsPushed, r.TagsSkipped = int(s.tagsPushed.Load()), int(s.tagsSkip.Load())
+}

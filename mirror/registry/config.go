@@ -104,6 +104,9 @@ func (c Config) distribution() (*configuration.Configuration, error) {
 	cfg.HTTP.Secret = secret
 	cfg.HTTP.Headers = map[string][]string{"X-Content-Type-Options": {"nosniff"}}
 	cfg.Validation.Manifests.Indexes.Platforms = "none"
+	// The YAML loader defaults this to 1000; built in code it stays 0 and
+	// /v2/_catalog would always answer empty.
+	cfg.Catalog.MaxEntries = 1000
 
 	if c.Htpasswd != "" {
 		// Distribution creates a missing htpasswd file with a random admin

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -143,6 +144,20 @@ func TestPushPull(t *testing.T) {
 				}
 			}
 		})
+	}
+	// Every pushed repository is listed by /v2/_catalog.
+	resp, err := http.Get("http://" + host + "/v2/_catalog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var cat struct{ Repositories []string }
+	if err := json.NewDecoder(resp.Body).Decode(&cat); err != nil {
+		t.Fatalf("decode catalog: %v", err)
+	}
+	want := []string{"charts/istiod", "files/gateway-api", "istio/pilot", "istio/proxyv2"}
+	if diff := cmp.Diff(want, cat.Repositories); diff != "" {
+		t.Errorf("catalog (-want +got):\n%s", diff)
 	}
 }
 

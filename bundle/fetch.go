@@ -195,6 +195,32 @@ func (r *Reader) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadClo
 	return &blobReader{rr: rr, h: desc.Digest.Algorithm().Hash(), desc: desc, entry: e}, nil
 }
 
+// OpenBlob returns the bytes of blob desc from offset off on, WITHOUT
+// verifying them: it is for callers that already ran Verify over the bundle
+// (bundle load) or whose consumer checks the digest anyway (a registry on
+// upload), and it jumps straight to the frame holding off instead of
+// decoding and hashing everything before it.
+func (r *Reader) OpenBlob(ctx context.Context, desc ocispec.Descriptor, off int64) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	e, ok := r.Entry(blobName(desc.Digest))
+	if !ok {
+		return nil, fmt.Errorf("open %s: %w", desc.Digest, ErrNotFound)
+	}
+	if e.Size != desc.Size {
+		return nil, &DigestError{Digest: desc.Digest, Size: desc.Size, GotSize: e.Size, Entry: e.Name, Offset: e.Offset}
+	}
+	if off < 0 || off > e.Size {
+		return nil, fmt.Errorf("open %s at %d: offset outside 0..%d", desc.Digest, off, e.Size)
+	}
+	rr, err := r.openRange(e.Offset+off, e.Size-off)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", desc.Digest, err)
+	}
+	return rr, nil
+}
+
 // blobReader verifies a blob while it is read.
 type blobReader struct {
 	rr    *rangeReader

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -159,6 +160,58 @@ func TestRandomAccess(t *testing.T) {
 			read := cr.n.Load() - opened
 			if limit := tt.blob.desc.Size + 64<<10; read > limit {
 				t.Errorf("Fetch read %d bytes of a %d-byte file, want at most %d", read, len(data), limit)
+			}
+		})
+	}
+}
+
+func TestOpenBlobAtOffset(t *testing.T) {
+	fx := newFixture(t)
+	big := gzipLayer(t, 11, 3<<20)
+	fx.blobs = append(fx.blobs, big)
+	fx.bom.Blobs = append(fx.bom.Blobs, Blob{Digest: big.desc.Digest.String(), Size: big.desc.Size, MediaType: big.desc.MediaType})
+	fx.bom.Artifacts = append(fx.bom.Artifacts, Artifact{Kind: KindFile, Name: "big", Digest: big.desc.Digest.String(), MediaType: big.desc.MediaType, Size: big.desc.Size})
+	fx.index.Manifests = append(fx.index.Manifests, big.desc)
+	data := fx.writeBytes(t, WriterOptions{FrameSize: 256 << 10})
+	tests := []struct {
+		name    string
+		off     int64
+		wantErr string
+	}{
+		{"start", 0, ""},
+		{"inside a later frame", big.desc.Size/2 + 12345, ""},
+		{"last byte", big.desc.Size - 1, ""},
+		{"end", big.desc.Size, ""},
+		{"negative", -1, "offset outside"},
+		{"past the end", big.desc.Size + 1, "offset outside"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cr := &countingReaderAt{r: bytes.NewReader(data)}
+			r, err := NewReader(cr, int64(len(data)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			opened := cr.n.Load()
+			rc, err := r.OpenBlob(context.Background(), big.desc, tt.off)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("OpenBlob(%d): got error %v, want %q", tt.off, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil || !bytes.Equal(got, big.data[tt.off:]) {
+				t.Fatalf("OpenBlob(%d): got %d bytes, err %v; want the last %d bytes of the blob", tt.off, len(got), err, len(big.data)-int(tt.off))
+			}
+			// It starts at the frame holding off instead of reading from the blob's start.
+			if read, limit := cr.n.Load()-opened, big.desc.Size-tt.off+(512<<10); read > limit {
+				t.Errorf("OpenBlob(%d) read %d bytes, want at most %d", tt.off, read, limit)
 			}
 		})
 	}

@@ -302,17 +302,13 @@ func (l *loader) body(ctx context.Context, d ocispec.Descriptor, off, n int64, s
 	return mk(seq != nil)
 }
 
-// open returns blob d from the bundle, positioned at off.
+// open returns blob d from the bundle, positioned at off. The bytes are not
+// hashed again: Load verified every blob before the first push, and the
+// registry checks the digest of what it receives.
 func (l *loader) open(ctx context.Context, d ocispec.Descriptor, off int64) (io.ReadCloser, error) {
-	rc, err := l.r.Fetch(ctx, d)
+	rc, err := l.r.OpenBlob(ctx, d, off)
 	if err != nil {
 		return nil, fmt.Errorf("read from the bundle: %w", err)
-	}
-	if off > 0 {
-		if _, err := io.CopyN(io.Discard, rc, off); err != nil {
-			rc.Close()
-			return nil, fmt.Errorf("read from the bundle: %w", err)
-		}
 	}
 	return rc, nil
 }

@@ -11,6 +11,7 @@ import (
 	"oras.land/oras-go/v2/content"
 
 	"github.com/lattice-mesh/meshpack/manifests"
+	"github.com/lattice-mesh/meshpack/mirror/client"
 )
 
 // Docker media types meshpack reads alongside the OCI ones.
@@ -18,9 +19,6 @@ const (
 	dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
 	dockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
 )
-
-// maxManifestBytes caps any manifest or index read into memory.
-const maxManifestBytes = 4 << 20
 
 func isIndex(mediaType string) bool {
 	return mediaType == ocispec.MediaTypeImageIndex || mediaType == dockerManifestList
@@ -48,41 +46,12 @@ type platformManifest struct {
 	desc     ocispec.Descriptor
 }
 
-// fetchManifest reads and verifies a manifest or index by descriptor.
-func fetchManifest(ctx context.Context, f content.Fetcher, desc ocispec.Descriptor) ([]byte, error) {
-	if desc.Size > maxManifestBytes {
-		return nil, fmt.Errorf("%s: manifest of %d bytes exceeds the %d byte limit", desc.Digest, desc.Size, maxManifestBytes)
-	}
-	rc, err := f.Fetch(ctx, desc)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	raw, err := content.ReadAll(rc, desc)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", desc.Digest, err)
-	}
-	return raw, nil
-}
-
-// platformString renders "os/arch[/variant]".
-func platformString(p *ocispec.Platform) string {
-	if p == nil {
-		return "unknown/unknown"
-	}
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	return s
-}
-
 // fetchImageGraph reads an image's manifests from f starting at root and
 // applies the platform filter. When entries are dropped the index is
 // rewritten with only the kept entries (every other field preserved), so it
 // gets a new digest; upstreamDigest keeps the original.
 func fetchImageGraph(ctx context.Context, f content.Fetcher, root ocispec.Descriptor, filter []string) (*imageGraph, error) {
-	raw, err := fetchManifest(ctx, f, root)
+	raw, err := client.FetchManifest(ctx, f, root)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +74,7 @@ func fetchImageGraph(ctx context.Context, f content.Fetcher, root ocispec.Descri
 	}
 	var kept []int
 	for i, m := range idx.Manifests {
-		if manifests.PlatformMatches(platformString(m.Platform), filter) {
+		if manifests.PlatformMatches(manifests.FormatPlatform(m.Platform), filter) {
 			kept = append(kept, i)
 		}
 	}
@@ -125,12 +94,12 @@ func fetchImageGraph(ctx context.Context, f content.Fetcher, root ocispec.Descri
 		if !isManifest(m.MediaType) {
 			return nil, fmt.Errorf("%s: nested index %s is not supported", root.Digest, m.Digest)
 		}
-		mraw, err := fetchManifest(ctx, f, m)
+		mraw, err := client.FetchManifest(ctx, f, m)
 		if err != nil {
 			return nil, err
 		}
 		g.manifests = append(g.manifests, blobData{desc: ocispec.Descriptor{MediaType: m.MediaType, Digest: m.Digest, Size: m.Size}, data: mraw})
-		g.platforms = append(g.platforms, platformManifest{platform: platformString(m.Platform), desc: m})
+		g.platforms = append(g.platforms, platformManifest{platform: manifests.FormatPlatform(m.Platform), desc: m})
 		if err := g.addManifestBlobs(mraw); err != nil {
 			return nil, fmt.Errorf("%s: %w", m.Digest, err)
 		}

@@ -9,6 +9,8 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/errdef"
+
+	"github.com/lattice-mesh/meshpack/mirror/client"
 )
 
 // pushArtifact pushes an artifact's manifests (children first, each by
@@ -67,7 +69,7 @@ func tagSuffix(tag string) string {
 // putManifest pushes the bundle's bytes of manifest desc as ref (its digest
 // or a tag), byte for byte, retrying transient failures.
 func (l *loader) putManifest(ctx context.Context, rc *repoClient, desc ocispec.Descriptor, ref string) error {
-	raw, err := fetchManifest(ctx, l.r, desc)
+	raw, err := client.FetchManifest(ctx, l.r, desc)
 	if err != nil {
 		return fmt.Errorf("read from the bundle: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"oras.land/oras-go/v2/registry"
 
 	"github.com/lattice-mesh/meshpack/bundle"
+	"github.com/lattice-mesh/meshpack/mirror/client"
 )
 
 // target is where Load pushes: a registry host and an optional path prefix.
@@ -153,7 +154,7 @@ func (l *loader) walk(ctx context.Context, desc ocispec.Descriptor, at *artifact
 	if !isIndex(desc.MediaType) && !isManifest(desc.MediaType) {
 		return fmt.Errorf("%s: media type %q is not a manifest or index", desc.Digest, desc.MediaType)
 	}
-	raw, err := fetchManifest(ctx, l.r, desc)
+	raw, err := client.FetchManifest(ctx, l.r, desc)
 	if err != nil {
 		return fmt.Errorf("read manifest from the bundle: %w", err)
 	}

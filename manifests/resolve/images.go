@@ -17,7 +17,6 @@ import (
 const (
 	dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
 	dockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
-	maxManifestBytes   = 4 << 20
 )
 
 // imageRequest is one image to pin.
@@ -60,7 +59,7 @@ func resolveImage(ctx context.Context, c *client.Client, req imageRequest, platf
 	default:
 		return manifests.LockedImage{}, fmt.Errorf("image %s: %s has unsupported media type %q", req.reference, desc.Digest, desc.MediaType)
 	}
-	raw, err := fetchAll(ctx, repo, desc)
+	raw, err := client.FetchManifest(ctx, repo, desc)
 	if err != nil {
 		return manifests.LockedImage{}, fmt.Errorf("image %s: %w", req.reference, err)
 	}
@@ -70,7 +69,7 @@ func resolveImage(ctx context.Context, c *client.Client, req imageRequest, platf
 	}
 	matched := 0
 	for _, m := range idx.Manifests {
-		p := platformOf(m.Platform)
+		p := manifests.FormatPlatform(m.Platform)
 		li.Platforms = append(li.Platforms, manifests.LockedPlatform{Platform: p, Digest: m.Digest.String(), MediaType: m.MediaType, Size: m.Size})
 		if manifests.PlatformMatches(p, platforms) {
 			matched++
@@ -87,7 +86,7 @@ func resolveImage(ctx context.Context, c *client.Client, req imageRequest, platf
 // config ("os/arch[/variant]"), or "unknown/unknown" when the config names
 // none (an artifact rather than an image).
 func manifestPlatform(ctx context.Context, f content.Fetcher, desc ocispec.Descriptor) (string, error) {
-	raw, err := fetchAll(ctx, f, desc)
+	raw, err := client.FetchManifest(ctx, f, desc)
 	if err != nil {
 		return "", err
 	}
@@ -95,38 +94,15 @@ func manifestPlatform(ctx context.Context, f content.Fetcher, desc ocispec.Descr
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return "", fmt.Errorf("parse manifest %s: %w", desc.Digest, err)
 	}
-	cfgRaw, err := fetchAll(ctx, f, m.Config)
+	cfgRaw, err := client.FetchManifest(ctx, f, m.Config)
 	if err != nil {
 		return "", fmt.Errorf("config of manifest %s: %w", desc.Digest, err)
 	}
 	var cfg ocispec.Image
 	if err := json.Unmarshal(cfgRaw, &cfg); err != nil || cfg.OS == "" || cfg.Architecture == "" {
-		return platformOf(nil), nil
+		return manifests.FormatPlatform(nil), nil
 	}
-	return platformOf(&cfg.Platform), nil
-}
-
-func fetchAll(ctx context.Context, f content.Fetcher, desc ocispec.Descriptor) ([]byte, error) {
-	if desc.Size > maxManifestBytes {
-		return nil, fmt.Errorf("%s: %d bytes exceeds the manifest limit", desc.Digest, desc.Size)
-	}
-	rc, err := f.Fetch(ctx, desc)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	return content.ReadAll(rc, desc)
-}
-
-func platformOf(p *ocispec.Platform) string {
-	if p == nil {
-		return "unknown/unknown"
-	}
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	return s
+	return manifests.FormatPlatform(&cfg.Platform), nil
 }
 
 func platformList(ps []manifests.LockedPlatform) []string {

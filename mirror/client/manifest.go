@@ -1,0 +1,30 @@
+package client
+
+import (
+	"context"
+	"fmt"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+)
+
+// MaxManifestBytes caps any manifest, index or config read into memory.
+const MaxManifestBytes = 4 << 20
+
+// FetchManifest reads a manifest, index or image config by descriptor and
+// verifies its size and digest; anything over MaxManifestBytes is refused.
+func FetchManifest(ctx context.Context, f content.Fetcher, desc ocispec.Descriptor) ([]byte, error) {
+	if desc.Size > MaxManifestBytes {
+		return nil, fmt.Errorf("%s: %d bytes exceeds the %d-byte limit for manifests", desc.Digest, desc.Size, MaxManifestBytes)
+	}
+	rc, err := f.Fetch(ctx, desc)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	raw, err := content.ReadAll(rc, desc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", desc.Digest, err)
+	}
+	return raw, nil
+}

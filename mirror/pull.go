@@ -50,10 +50,12 @@ func Pull(ctx context.Context, lock *manifests.Lock, w *bundle.Writer, opts Pull
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	p, err := pl.plan(ctx, lock)
 	if err != nil {
 		return nil, err
 	}
+	pl.log.Debug("planned", "artifacts", len(p.artifacts), "inMemoryBlobs", len(p.small), "streamedBlobs", len(p.streamed), "streamedBytes", p.streamedBytes(), "elapsed", time.Since(start))
 	bom, err := pl.writeMetadata(w, lock, p)
 	if err != nil {
 		return nil, err
@@ -61,6 +63,7 @@ func Pull(ctx context.Context, lock *manifests.Lock, w *bundle.Writer, opts Pull
 	if err := pl.writeBlobs(ctx, w, p); err != nil {
 		return nil, err
 	}
+	pl.log.Debug("blobs written", "elapsed", time.Since(start))
 	res := &PullResult{Artifacts: len(p.artifacts), Blobs: len(bom.Blobs), BOM: bom}
 	for _, b := range bom.Blobs {
 		res.Bytes += b.Size

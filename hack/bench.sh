@@ -1,0 +1,388 @@
+#!/usr/bin/env bash
+# hack/bench.sh — `make bench`: measures `meshpack bundle create` against
+# oras / crane / skopeo pulling the same images into an OCI layout followed by
+# `tar --zstd`, on a generated two-platform workload served by the offline
+# fixture upstream (hack/fixture-upstream), and writes BENCHMARKS.md from the
+# measurements (hack/benchtool report). Nothing in BENCHMARKS.md is typed by
+# hand.
+#
+# Environment:
+#   BENCH_SIZES  workload sizes (default "1GiB 4GiB"); the first runs every
+#                tool, the others meshpack only (create, verify, dd)
+#   BENCH_RUNS   runs per measurement, the median is reported (default 3)
+#   BENCH_TOOLS  comparison tools (default "oras crane skopeo")
+#   BENCH_DIR    work directory, on the disk being measured (default .cache/bench)
+#   BENCH_OUT    markdown to write (default BENCHMARKS.md)
+#   MESHPACK     meshpack binary (default bin/meshpack, which `make bench` builds)
+#
+# Installs what it needs, idempotently: zstd, skopeo and GNU time with apt;
+# oras and crane with `go install` into .cache/bin.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+TOOLBIN=$ROOT/.cache/bin
+export PATH=$TOOLBIN:$PATH
+SELF=$ROOT/hack/bench.sh
+SIZES=(${BENCH_SIZES:-1GiB 4GiB})
+RUNS=${BENCH_RUNS:-3}
+TOOLS=(${BENCH_TOOLS:-oras crane skopeo})
+DIR=${BENCH_DIR:-$ROOT/.cache/bench}
+OUT_MD=${BENCH_OUT:-$ROOT/BENCHMARKS.md}
+MESHPACK=${MESHPACK:-$ROOT/bin/meshpack}
+RESULTS=$DIR/results.tsv
+BT=$DIR/bin/benchtool
+FIXTURE=$DIR/bin/fixture-upstream
+ORAS_PKG=oras.land/oras/cmd/oras@v1.3.6
+CRANE_PKG=github.com/google/go-containerregistry/cmd/crane@v0.22.1
+
+log() { echo "bench: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+# tagof REF: an OCI layout tag for REF (/ and : become _).
+tagof() { local t=${1//[\/:]/_}; echo "${t:0:128}"; }
+
+# now: seconds since the epoch, microseconds.
+now() { echo "$EPOCHREALTIME"; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+# ---------------------------------------------------------------------------
+# The timed body: `hack/bench.sh __step TOOL OUT LAYOUT STEPFILE`, run under
+# /usr/bin/time. Reads BENCH_REG, BENCH_IMAGES and BENCH_MIRRORS (newline
+# separated) from the environment. Ends with sync so the output is on disk.
+if [ "${1:-}" = __step ]; then
+  tool=$2 out=$3 l=$4 steps=$5
+  mapfile -t images <<<"$BENCH_IMAGES"
+  mapfile -t mirrors <<<"$BENCH_MIRRORS"
+  reg=$BENCH_REG
+  t0=$(now)
+  case $tool in
+  meshpack | meshpack-tmpfs)
+    args=()
+    for ref in "${images[@]}"; do args+=(--image "$ref"); done
+    for m in "${mirrors[@]}"; do args+=(--mirror "$m"); done
+    "$MESHPACK" bundle create --istio none "${args[@]}" --allow-unsigned --verify-upstream=off -o "$out"
+    ;;
+  oras)
+    for ref in "${images[@]}"; do
+      oras cp --from-plain-http --no-tty --to-oci-layout "$reg/$ref" "$l:$(tagof "$ref")" >/dev/null
+    done
+    ;;
+  crane)
+    refs=()
+    for ref in "${images[@]}"; do refs+=("$reg/$ref"); done
+    crane pull --insecure --format oci --platform all "${refs[@]}" "$l"
+    ;;
+  skopeo)
+    for ref in "${images[@]}"; do
+      skopeo copy -q --all --src-tls-verify=false "docker://$reg/$ref" "oci:$l:$(tagof "$ref")"
+    done
+    ;;
+  *) die "unknown tool $tool" ;;
+  esac
+  t1=$(now)
+  [ "${tool%-tmpfs}" = meshpack ] || tar --zstd -cf "$out" -C "$l" .
+  t2=$(now)
+  sync
+  t3=$(now)
+  echo "pull=$(elapsed "$t0" "$t1") tar=$(elapsed "$t1" "$t2") sync=$(elapsed "$t2" "$t3")" >"$steps"
+  exit 0
+fi
+
+# The commands above, as BENCHMARKS.md shows them (" ; " separates lines).
+declare -A CMD=(
+  [meshpack]='meshpack bundle create --istio none $(for r in $IMAGES; do echo --image $r; done) $MIRRORS --allow-unsigned --verify-upstream=off -o out.tar.zst ; sync'
+  [oras]='for r in $IMAGES; do oras cp --from-plain-http --no-tty --to-oci-layout $REG/$r $L:$(tagof $r); done ; tar --zstd -cf out.tar.zst -C $L . ; sync'
+  [crane]='crane pull --insecure --format oci --platform all $(for r in $IMAGES; do echo $REG/$r; done) $L ; tar --zstd -cf out.tar.zst -C $L . ; sync'
+  [skopeo]='for r in $IMAGES; do skopeo copy -q --all --src-tls-verify=false docker://$REG/$r oci:$L:$(tagof $r); done ; tar --zstd -cf out.tar.zst -C $L . ; sync'
+  [verify]='meshpack bundle verify out.tar.zst'
+  [dd]='dd if=/dev/zero of=dd.out bs=4M count=$BYTES iflag=count_bytes conv=fdatasync ; sync'
+  [read]='benchtool read -which first|last [-min-bytes 1048576] out.tar.zst ; tar --zstd -xOf out.tar.zst --occurrence=1 ./blobs/sha256/HEX >/dev/null'
+)
+
+# rec KIND key=value...: append one record to the results file.
+rec() { local IFS=$'\t'; echo "$*" >>"$RESULTS"; }
+
+# ---------------------------------------------------------------------------
+install_tools() {
+  local need=()
+  command -v zstd >/dev/null || need+=(zstd)
+  command -v skopeo >/dev/null || need+=(skopeo)
+  [ -x /usr/bin/time ] || need+=(time)
+  if [ ${#need[@]} -gt 0 ]; then
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    log "apt-get install ${need[*]}"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  fi
+  go_tool oras "$ORAS_PKG"
+  go_tool crane "$CRANE_PKG"
+  mkdir -p "$DIR/bin"
+  log "building hack/fixture-upstream and hack/benchtool"
+  go build -o "$FIXTURE" ./hack/fixture-upstream
+  go build -o "$BT" ./hack/benchtool
+  [ -x "$MESHPACK" ] || die "$MESHPACK missing: run 'make bench' (it builds bin/meshpack) or set MESHPACK"
+}
+
+# go_tool NAME MODULE@VERSION: build once into .cache/bin, keyed by version.
+go_tool() {
+  local name=$1 pkg=$2 stamp="$TOOLBIN/.$1.version"
+  if [ -x "$TOOLBIN/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$pkg" ]; then
+    return
+  fi
+  mkdir -p "$TOOLBIN"
+  log "go install $pkg"
+  GOBIN=$TOOLBIN GOFLAGS=-buildvcs=false go install "$pkg"
+  echo "$pkg" >"$stamp"
+}
+
+# ---------------------------------------------------------------------------
+DROP=no
+check_drop() {
+  if [ "$(id -u)" = 0 ] && (sync && echo 3 >/proc/sys/vm/drop_caches) 2>/dev/null; then
+    DROP=yes
+  elif [ "$(id -u)" != 0 ]; then
+    DROP="no (not root)"
+  else
+    DROP="no (/proc/sys/vm/drop_caches not writable)"
+  fi
+}
+
+# cold: flush dirty pages and drop the page cache where allowed.
+cold() {
+  sync
+  [ "$DROP" = yes ] && echo 3 >/proc/sys/vm/drop_caches
+  return 0
+}
+
+# prepare: cold cache, then warm the source (registry storage, binaries).
+prepare() {
+  cold
+  find "$REGROOT" -type f -print0 | xargs -0 -r cat >/dev/null
+  cat "$MESHPACK" "$TOOLBIN/oras" "$TOOLBIN/crane" "$(command -v skopeo)" "$(command -v zstd)" "$(command -v tar)" >/dev/null
+}
+
+# cpu_ticks PID: user+system clock ticks of a process so far.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# timed NAME CMD...: run CMD under GNU time; sets T_WALL T_RSS T_USER T_SYS.
+timed() {
+  local name=$1 tf="$DIR/time.out"
+  shift
+  if ! /usr/bin/time -o "$tf" -f "wall=%e rss_kb=%M user=%U sys=%S" "$@" >>"$DIR/$name.log" 2>&1; then
+    tail -20 "$DIR/$name.log" >&2
+    die "$name failed (log: $DIR/$name.log)"
+  fi
+  eval "$(tail -1 "$tf" | sed 's/\([a-z_]*\)=/T_\1=/g')"
+}
+
+# ---------------------------------------------------------------------------
+FIXPID=""
+stop_fixture() {
+  if [ -n "$FIXPID" ] && kill -0 "$FIXPID" 2>/dev/null; then
+    kill "$FIXPID" 2>/dev/null || true
+    wait "$FIXPID" 2>/dev/null || true
+  fi
+  FIXPID=""
+}
+TMPFS=""
+cleanup() {
+  stop_fixture
+  [ -z "$TMPFS" ] || rm -rf "$TMPFS"
+}
+trap cleanup EXIT
+
+# start_fixture SIZE: serve a fresh workload; sets REG REGROOT IMAGES MIRRORS.
+start_fixture() {
+  local size=$1 state="$DIR/state-$1.json"
+  REGROOT="$DIR/registry-$size"
+  rm -rf "$REGROOT" "$state"
+  log "$size: starting the fixture upstream (generating the workload)"
+  "$FIXTURE" --state "$state" --size "$size" --root "$REGROOT" \
+    --platform linux/amd64,linux/arm64 >"$DIR/fixture-$size.log" 2>&1 &
+  FIXPID=$!
+  local waited=0
+  until [ -f "$state" ]; do
+    kill -0 "$FIXPID" 2>/dev/null || { cat "$DIR/fixture-$size.log" >&2; die "fixture upstream exited"; }
+    [ $waited -lt 1200 ] || die "fixture upstream not ready after 600 s"
+    sleep 0.5
+    waited=$((waited + 1))
+  done
+  local wl k v
+  wl=$("$BT" workload "$state")
+  REG="" IMAGES=() MIRRORS=()
+  local -A w=()
+  while IFS='=' read -r k v; do
+    case $k in
+    registry) REG=$v ;;
+    image) IMAGES+=("$v") ;;
+    mirror) MIRRORS+=("$v") ;;
+    *) w[$k]=$v ;;
+    esac
+  done <<<"$wl"
+  rec workload "size=$size" "images=${#IMAGES[@]}" "platforms=${w[platforms]}" "layers=${w[layers]}" \
+    "layer_bytes=${w[layer_bytes]}" "raw_bytes=${w[raw_bytes]}" "seeding=${w[seeding]}"
+  for v in "${IMAGES[@]}"; do rec image "size=$size" "ref=$v"; done
+  export BENCH_REG=$REG MESHPACK
+  BENCH_IMAGES=$(printf '%s\n' "${IMAGES[@]}")
+  BENCH_MIRRORS=$(printf '%s\n' "${MIRRORS[@]}")
+  export BENCH_IMAGES BENCH_MIRRORS
+}
+
+# create_run SIZE TOOL RUN: one timed create; leaves $W/TOOL.tar.zst.
+# meshpack-tmpfs is meshpack writing to $TMPFS (memory, no disk), to tell
+# the disk's share of the time from the pipeline's.
+create_run() {
+  local size=$1 tool=$2 run=$3 out="$W/$2.tar.zst" l="$W/$2-layout" steps="$W/steps"
+  [ "$tool" = meshpack-tmpfs ] && out="$TMPFS/out.tar.zst"
+  rm -rf "$out" "$l"
+  prepare
+  local c0 c1 load
+  load=$(cut -d' ' -f1 /proc/loadavg)
+  c0=$(cpu_ticks "$FIXPID")
+  timed "create-$tool" bash "$SELF" __step "$tool" "$out" "$l" "$steps"
+  c1=$(cpu_ticks "$FIXPID")
+  local size_out
+  size_out=$(stat -c %s "$out")
+  # shellcheck disable=SC2046
+  rec create "size=$size" "tool=$tool" "run=$run" "wall=$T_wall" "rss_kb=$T_rss_kb" "user=$T_user" "sys=$T_sys" \
+    "out=$size_out" "load=$load" $(tr ' ' '\n' <"$steps") "reg_cpu=$(awk -v a="$c0" -v b="$c1" -v t="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) / t }')"
+  log "$size: $tool run $run: ${T_wall}s, peak RSS $((T_rss_kb / 1024)) MiB, $size_out bytes"
+  [ "$tool" != meshpack-tmpfs ] || rm -f "$out"
+}
+
+# tmpfs_for SIZE: sets TMPFS to a fresh directory on /dev/shm when it has
+# room for twice SIZE, else to "".
+tmpfs_for() {
+  TMPFS=""
+  local need avail
+  need=$(numfmt --from=auto "${1%B}" 2>/dev/null) || return 0
+  need=$((need * 2 / 1024))
+  avail=$(df -k --output=avail /dev/shm 2>/dev/null | tail -1 | xargs || echo 0)
+  if [ "${avail:-0}" -gt "$need" ]; then
+    TMPFS=$(mktemp -d /dev/shm/meshpack-bench.XXXXXX)
+  fi
+}
+
+# read_runs SIZE: random access into the bundle, and into one tar.zst.
+read_runs() {
+  local size=$1 bundle="$W/meshpack.tar.zst" run which min line
+  for run in $(seq "$RUNS"); do
+    for min in 0 1048576; do
+      for which in first last; do
+        cold
+        line=$("$BT" read -which "$which" -min-bytes "$min" "$bundle")
+        # shellcheck disable=SC2046
+        rec read "size=$size" "format=meshpack bundle" "which=$(label "$which" "$min")" "run=$run" $(echo "${line#which=* }")
+      done
+    done
+  done
+  local other=""
+  for t in crane oras skopeo; do [ -f "$W/$t.tar.zst" ] && { other=$t; break; }; done
+  [ -n "$other" ] || return 0
+  local tarball="$W/$other.tar.zst" listing
+  listing=$(tar --zstd -tvRf "$tarball" | awk '$NF ~ /blobs\/sha256\/./ { sub(":", "", $2); print $2, $5, $NF }')
+  for run in $(seq "$RUNS"); do
+    for min in 0 1048576; do
+      for which in first last; do
+        local blk sz name t0 t1
+        read -r blk sz name < <(awk -v m="$min" '$2 >= m' <<<"$listing" | if [ "$which" = first ]; then head -1; else tail -1; fi)
+        cold
+        t0=$(now)
+        tar --zstd -xOf "$tarball" --occurrence=1 "$name" >/dev/null
+        t1=$(now)
+        rec read "size=$size" "format=$other + tar --zstd" "which=$(label "$which" "$min")" "run=$run" \
+          "digest=sha256:${name##*/}" "bytes=$sz" "offset=$(((blk + 1) * 512))" "total=$(elapsed "$t0" "$t1")"
+      done
+    done
+  done
+}
+
+label() { if [ "$2" = 0 ]; then echo "$1 blob"; else echo "$1 blob ≥ 1 MiB"; fi; }
+
+# bench_size SIZE INDEX: everything measured at one workload size.
+bench_size() {
+  local size=$1 idx=$2 tools=(meshpack) run t
+  [ "$idx" = 0 ] && tools+=("${TOOLS[@]}")
+  W="$DIR/work-$size"
+  rm -rf "$W"
+  mkdir -p "$W"
+  start_fixture "$size"
+  tmpfs_for "$size"
+  for run in $(seq "$RUNS"); do
+    for t in "${tools[@]}"; do create_run "$size" "$t" "$run"; done
+    [ "$idx" != 0 ] || [ -z "$TMPFS" ] || create_run "$size" meshpack-tmpfs "$run"
+  done
+  [ -z "$TMPFS" ] || rm -rf "$TMPFS"
+  TMPFS=""
+  for t in "${tools[@]}"; do
+    local src="$W/$t-layout"
+    [ "$t" = meshpack ] && src="$W/meshpack.tar.zst"
+    # shellcheck disable=SC2046
+    rec blobs "size=$size" "source=$t" $("$BT" blobs "$src")
+  done
+  stop_fixture
+  rm -rf "$REGROOT"
+  for run in $(seq "$RUNS"); do
+    cold
+    timed verify "$MESHPACK" bundle verify "$W/meshpack.tar.zst"
+    rec verify "size=$size" "run=$run" "wall=$T_wall" "rss_kb=$T_rss_kb" "user=$T_user" "sys=$T_sys"
+    log "$size: verify run $run: ${T_wall}s, peak RSS $((T_rss_kb / 1024)) MiB"
+  done
+  read_runs "$size"
+  local bytes
+  bytes=$(stat -c %s "$W/meshpack.tar.zst")
+  rm -rf "$W"/*-layout "$W"/*.tar.zst
+  for run in $(seq "$RUNS"); do
+    rm -f "$DIR/dd.out"
+    cold
+    timed dd bash -c "dd if=/dev/zero of='$DIR/dd.out' bs=4M count=$bytes iflag=count_bytes conv=fdatasync && sync"
+    rec dd "size=$size" "run=$run" "bytes=$bytes" "wall=$T_wall"
+    log "$size: dd run $run: ${T_wall}s"
+  done
+  rm -rf "$W" "$DIR/dd.out"
+}
+
+machine_facts() {
+  local dev fstype drv model
+  read -r dev fstype < <(findmnt -no SOURCE,FSTYPE -T "$DIR")
+  drv=$(basename "$(readlink -f "/sys/block/$(basename "$dev")/device/driver" 2>/dev/null)" 2>/dev/null || true)
+  model=$(lsblk -dno MODEL "$dev" 2>/dev/null | xargs || true)
+  local os=unknown
+  [ -r /etc/os-release ] && os=$(. /etc/os-release && echo "$PRETTY_NAME")
+  rec machine "nproc=$(nproc)" "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" \
+    "mem=$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)" "kernel=$(uname -r)" "os=$os" \
+    "disk=$dev ${drv:+($drv${model:+, $model}) }$(lsblk -dno SIZE "$dev" 2>/dev/null | xargs), $fstype"
+  rec tool name=meshpack "version=$("$MESHPACK" version 2>/dev/null | head -1 | awk '{ print $2 }')"
+  rec tool name=oras "version=$(oras version | awk '/^Version/ { print $2 }')"
+  rec tool name=crane "version=$(crane version)"
+  rec tool name=skopeo "version=$(skopeo --version | awk '{ print $3 }')"
+  rec tool name=zstd "version=$(zstd --version | grep -o 'v[0-9.]*' | head -1)"
+  rec tool name=tar "version=$(tar --version | head -1 | awk '{ print $NF }')"
+  rec tool name=go "version=$(go env GOVERSION)"
+}
+
+main() {
+  local started start
+  start=$(now)
+  started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  mkdir -p "$DIR"
+  install_tools
+  check_drop
+  log "page cache drop: $DROP"
+  : >"$RESULTS"
+  machine_facts
+  for t in meshpack "${TOOLS[@]}" verify dd read; do rec cmd "name=$t" "text=${CMD[$t]}"; done
+  local i=0
+  for size in "${SIZES[@]}"; do
+    bench_size "$size" "$i"
+    i=$((i + 1))
+  done
+  rec meta "started=$started" "commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+    "version=$("$MESHPACK" version 2>/dev/null | head -1 | awk '{ print $2 }')" "runs=$RUNS" "sizes=${SIZES[*]}" \
+    "compare_size=${SIZES[0]}" "tools=${TOOLS[*]}" "drop_caches=$DROP" "elapsed=$(elapsed "$start" "$(now)")"
+  "$BT" report -in "$RESULTS" -out "$OUT_MD"
+  log "wrote $OUT_MD (raw results: $RESULTS), took $(elapsed "$start" "$(now)") s"
+}
+
+main "$@"

@@ -4,8 +4,11 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
-TOOLS := $(CURDIR)/.cache/bin
-export PATH := $(TOOLS):$(PATH)
+# Test tools (cosign, helm, crane, oras) are built once per machine into the
+# user cache, so a fresh clone does not rebuild them.
+MESHPACK_TOOLS_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/meshpack/tools/bin
+export MESHPACK_TOOLS_DIR
+export PATH := $(MESHPACK_TOOLS_DIR):$(PATH)
 
 .PHONY: build test test-short demo bench lint tools clean
 

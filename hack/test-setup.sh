@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh Debian machine: the Debian
 # packages (zstd, skopeo, docker-registry as an independent registry) and the
-# real client CLIs built from the Go module proxy into .cache/bin (cosign,
-# helm, crane). Each step is skipped when already done, so it is cheap to
-# re-run. Prints nothing on success but a line per installed tool.
+# real client CLIs built from the Go module proxy into $MESHPACK_TOOLS_DIR
+# (default ~/.cache/meshpack/tools/bin: cosign, helm, crane). Each step is
+# skipped when already done, so it is cheap to re-run. Prints nothing on
+# success but a line per installed tool.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN="$PWD/.cache/bin"
+BIN="${MESHPACK_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/meshpack/tools/bin}"
 mkdir -p "$BIN"
 
 need_apt=()
 command -v zstd >/dev/null || need_apt+=(zstd)
 command -v skopeo >/dev/null || need_apt+=(skopeo)
 [ -x /usr/bin/docker-registry ] || need_apt+=(docker-registry)
+command -v sha256sum >/dev/null || need_apt+=(coreutils)
 command -v tar >/dev/null || need_apt+=(tar)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""
@@ -25,7 +27,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
-# go_tool NAME MODULE@VERSION: build once into .cache/bin, keyed by version.
+# go_tool NAME MODULE@VERSION: build once into $BIN, keyed by version.
 go_tool() {
   local name=$1 pkg=$2 stamp="$BIN/.$1.version"
   if [ -x "$BIN/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$pkg" ]; then

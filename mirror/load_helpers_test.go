@@ -168,15 +168,15 @@ func (f *fixtureBundle) open(t testing.TB) *bundle.Reader {
 // requireTools reports whether missing tools fail the test rather than skip it.
 func requireTools() bool { return os.Getenv("MESHPACK_REQUIRE_TOOLS") == "1" }
 
-// findTool finds a CLI on PATH, in the repository's .cache/bin (hack/test-
-// setup.sh) or in $GOPATH/bin; it skips the test when absent.
+// findTool finds a CLI on PATH, in $MESHPACK_TOOLS_DIR (hack/test-setup.sh)
+// or in $GOPATH/bin; it skips the test when absent.
 func findTool(t testing.TB, name string) string {
 	t.Helper()
 	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
 	for _, p := range []string{
-		filepath.Join("..", ".cache", "bin", name),
+		filepath.Join(os.Getenv("MESHPACK_TOOLS_DIR"), name),
 		filepath.Join(build.Default.GOPATH, "bin", name),
 	} {
 		if _, err := os.Stat(p); err == nil {

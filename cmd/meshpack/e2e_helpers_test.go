@@ -112,15 +112,13 @@ func (e *e2eEnv) createBundle(t *testing.T, extra ...string) string {
 // (MESHPACK_REQUIRE_TOOLS=1, as in make test) and skipping otherwise.
 func tool(t *testing.T, name string) string {
 	t.Helper()
-	for _, dir := range []string{"../../.cache/bin"} {
-		if p, err := filepath.Abs(filepath.Join(dir, name)); err == nil {
-			if _, err := os.Stat(p); err == nil {
-				return p
-			}
-		}
-	}
 	if p, err := exec.LookPath(name); err == nil {
 		return p
+	}
+	if dir := os.Getenv("MESHPACK_TOOLS_DIR"); dir != "" {
+		if p := filepath.Join(dir, name); fileExists(p) {
+			return p
+		}
 	}
 	if os.Getenv("MESHPACK_REQUIRE_TOOLS") == "1" {
 		t.Fatalf("%s not found (run `make tools`)", name)
@@ -128,6 +126,8 @@ func tool(t *testing.T, name string) string {
 	t.Skipf("%s not installed; run `make tools`", name)
 	return ""
 }
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 func runTool(t *testing.T, name string, args ...string) string {
 	t.Helper()

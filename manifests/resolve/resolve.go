@@ -59,6 +59,7 @@ type IncompatibleError struct {
 	Violations []manifests.Violation
 }
 
+// Error lists every broken rule and says how to proceed.
 func (e *IncompatibleError) Error() string {
 	msgs := make([]string, 0, len(e.Violations))
 	for _, v := range e.Violations {

@@ -17,7 +17,10 @@ import (
 var maxCompressedFrame = int64(rawFrameSize(maxFrameContent))
 
 // frameBuf holds one frame while it is decoded.
-type frameBuf struct{ comp, out []byte }
+type frameBuf struct {
+	comp, out []byte
+	segs      [][]byte
+}
 
 func (r *Reader) getBuf() *frameBuf {
 	if fb, ok := r.bufs.Get().(*frameBuf); ok {
@@ -59,6 +62,40 @@ func (r *Reader) readFrame(i int, fb *frameBuf) ([]byte, error) {
 	return data, nil
 }
 
+// readFrameSegments is readFrame returning the content as segments: for a
+// raw frame the block payloads in place (no copy; the frame checksum is
+// checked only with checksum set), for a compressed one the decoded bytes.
+func (r *Reader) readFrameSegments(i int, fb *frameBuf, checksum bool) ([][]byte, error) {
+	f := r.frames[i]
+	if f.cSize > maxCompressedFrame {
+		return nil, formatErr(f.cOff, nil, "frame %d is %d bytes, larger than any bundle frame", i, f.cSize)
+	}
+	if int64(cap(fb.comp)) < f.cSize {
+		fb.comp = make([]byte, f.cSize)
+	}
+	comp := fb.comp[:f.cSize]
+	if n, err := r.ra.ReadAt(comp, f.cOff); n < len(comp) {
+		return nil, formatErr(f.cOff, err, "read frame %d", i)
+	}
+	if f.dSize == 0 {
+		return nil, nil
+	}
+	segs, ok, err := rawFrameSegments(comp, fb.segs[:0], checksum)
+	if err != nil {
+		return nil, formatErr(f.cOff, err, "decode frame %d", i)
+	}
+	if ok {
+		fb.segs = segs
+		return segs, nil
+	}
+	data, err := r.readFrame(i, fb)
+	if err != nil {
+		return nil, err
+	}
+	fb.segs = append(segs[:0], data)
+	return fb.segs, nil
+}
+
 // rangeReader reads a range of the uncompressed tar stream: frame by frame
 // through the seek table, or by decoding from the start when there is none.
 type rangeReader struct {
@@ -66,7 +103,12 @@ type rangeReader struct {
 	off, end int64
 	fb       *frameBuf
 	cur      []byte
+	segs     [][]byte // the rest of the current frame, after cur
 	stream   *zstd.Decoder
+	// trusted skips the frame checksum of raw frames: the caller verifies a
+	// sha256 over the same bytes (Fetch, Verify) or hands them to a registry
+	// that does (OpenBlob).
+	trusted bool
 }
 
 // openRange returns a reader of n uncompressed bytes at off; n < 0 reads to
@@ -133,16 +175,42 @@ func (rr *rangeReader) fill() error {
 		}
 		return nil
 	}
+	if len(rr.segs) > 0 {
+		rr.cur, rr.segs = rr.segs[0], rr.segs[1:]
+		return nil
+	}
 	i := frameAt(rr.r.frames, rr.off)
 	if i < 0 {
 		return ustreamErr(rr.off, nil, "offset is past the end of the stream")
 	}
-	data, err := rr.r.readFrame(i, rr.fb)
+	segs, err := rr.r.readFrameSegments(i, rr.fb, !rr.trusted)
 	if err != nil {
 		return err
 	}
 	f := rr.r.frames[i]
-	rr.cur = data[rr.off-f.dOff : min(f.dSize, rr.end-f.dOff)]
+	// Keep the part of the frame inside [rr.off, rr.end).
+	skip, keep := rr.off-f.dOff, min(f.dSize, rr.end-f.dOff)-(rr.off-f.dOff)
+	for len(segs) > 0 && skip >= int64(len(segs[0])) {
+		skip -= int64(len(segs[0]))
+		segs = segs[1:]
+	}
+	out := segs[:0]
+	for _, s := range segs {
+		if keep <= 0 {
+			break
+		}
+		s = s[skip:]
+		skip = 0
+		if int64(len(s)) > keep {
+			s = s[:keep]
+		}
+		keep -= int64(len(s))
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return ustreamErr(rr.off, nil, "empty frame inside an entry")
+	}
+	rr.cur, rr.segs = out[0], out[1:]
 	return nil
 }
 
@@ -165,7 +233,7 @@ func (rr *rangeReader) Close() error {
 	}
 	if rr.fb != nil {
 		rr.r.bufs.Put(rr.fb)
-		rr.fb, rr.cur = nil, nil
+		rr.fb, rr.cur, rr.segs = nil, nil, nil
 	}
 	return nil
 }
@@ -192,6 +260,7 @@ func (r *Reader) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadClo
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", desc.Digest, err)
 	}
+	rr.trusted = true // the blobReader checks the sha256
 	return &blobReader{rr: rr, h: desc.Digest.Algorithm().Hash(), desc: desc, entry: e}, nil
 }
 
@@ -218,6 +287,7 @@ func (r *Reader) OpenBlob(ctx context.Context, desc ocispec.Descriptor, off int6
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", desc.Digest, err)
 	}
+	rr.trusted = true
 	return rr, nil
 }
 

@@ -212,3 +212,62 @@ func decodeRawFrame(frame []byte) ([]byte, bool, error) {
 	}
 	return content, true, nil
 }
+
+// rawFrameSegments returns the block payloads of a frame made only of raw
+// blocks as slices of frame, appended to segs, without moving any byte (the
+// block headers stay between them). With checksum set it also checks the
+// frame content checksum; callers that verify a sha256 of the same bytes
+// skip it. ok is false, with nothing returned, for a frame holding a
+// compressed block: the caller must decode it.
+func rawFrameSegments(frame []byte, segs [][]byte, checksum bool) (_ [][]byte, ok bool, err error) {
+	h, err := parseFrameHeader(frame)
+	if err != nil {
+		return segs, false, err
+	}
+	start := len(segs)
+	pos, total := h.size, 0
+	for {
+		if len(frame)-pos < 3 {
+			return segs[:start], false, errShortFrame
+		}
+		bh := uint32(frame[pos]) | uint32(frame[pos+1])<<8 | uint32(frame[pos+2])<<16
+		typ, sz := (bh>>1)&3, int(bh>>3)
+		if typ != blockTypeRaw {
+			if typ == blockTypeReserved {
+				return segs[:start], false, errors.New("reserved block type")
+			}
+			return segs[:start], false, nil
+		}
+		if sz > maxRawBlock || len(frame)-pos-3 < sz {
+			return segs[:start], false, errShortFrame
+		}
+		if sz > 0 {
+			segs = append(segs, frame[pos+3:pos+3+sz])
+		}
+		pos += 3 + sz
+		total += sz
+		if bh&1 == 1 {
+			break
+		}
+	}
+	end := pos
+	if h.checksum {
+		end += 4
+	}
+	if end != len(frame) {
+		return segs[:start], false, fmt.Errorf("frame has %d bytes, blocks end at %d", len(frame), end)
+	}
+	if h.contentSize >= 0 && h.contentSize != int64(total) {
+		return segs[:start], false, fmt.Errorf("frame content size says %d, blocks hold %d", h.contentSize, total)
+	}
+	if checksum && h.checksum {
+		d := xxhash.New()
+		for _, s := range segs[start:] {
+			d.Write(s)
+		}
+		if uint32(d.Sum64()) != binary.LittleEndian.Uint32(frame[pos:]) {
+			return segs[:start], false, errors.New("frame content checksum mismatch")
+		}
+	}
+	return segs, true, nil
+}

@@ -161,9 +161,16 @@ func FuzzRawFrame(f *testing.F) {
 	defer dec.Close()
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		want, werr := dec.DecodeAll(frame, nil)
+		segs, sok, serr := rawFrameSegments(frame, nil, true)
 		got, ok, err := decodeRawFrame(bytes.Clone(frame))
+		if (serr == nil && sok) != (err == nil && ok) {
+			t.Fatalf("rawFrameSegments ok=%v err=%v, decodeRawFrame ok=%v err=%v", sok, serr, ok, err)
+		}
 		if err != nil || !ok {
 			return
+		}
+		if joined := bytes.Join(segs, nil); !bytes.Equal(joined, got) {
+			t.Fatalf("rawFrameSegments gave %d bytes, decodeRawFrame %d", len(joined), len(got))
 		}
 		if werr != nil {
 			// klauspost accepts trailing frames we reject, never the reverse.

@@ -81,19 +81,30 @@ type report struct {
 func render(w *bytes.Buffer, rs results) {
 	meta := rs.find("meta").first()
 	r := &report{w: w, rs: rs, sizes: rs.find("workload").values("size"), compare: meta.get("compare_size"), runs: meta.get("runs")}
+	hasCreate := len(rs.find("create")) > 0
 	r.header(meta)
 	r.machine()
 	r.workload()
-	r.method(meta)
-	r.targets()
-	if r.compare != "" {
-		r.createTable(r.compare)
+	r.method(meta, hasCreate)
+	if hasCreate {
+		r.targets()
 	}
-	r.diskTable()
-	r.outputTable()
-	r.readTable()
-	r.memoryTable()
-	r.profile()
+	r.loadTargets()
+	if hasCreate {
+		if r.compare != "" {
+			r.createTable(r.compare)
+		}
+		r.diskTable()
+		r.outputTable()
+		r.readTable()
+		r.memoryTable()
+		r.profile()
+	}
+	if ls := r.loadSizes(); len(ls) > 0 {
+		r.loadTable(ls[0])
+		r.interruptTable()
+		r.loadSizeTable()
+	}
 	r.commands()
 }
 
@@ -103,17 +114,23 @@ func (r *report) header(meta record) {
 	r.p("# Benchmarks\n\n")
 	r.p("How fast and how lean `meshpack bundle create` is next to the usual way of carrying\n")
 	r.p("images on a disk: pull them into an OCI layout with oras, crane or skopeo, then\n")
-	r.p("`tar --zstd` the layout. Every number below comes from one run of `make bench`\n")
+	r.p("`tar --zstd` the layout; and how `meshpack bundle load` compares with unpacking that\n")
+	r.p("archive and pushing the layout with the same tools, and with raw blob uploads of the same\n")
+	r.p("bytes. Every number below comes from one run of `make bench`\n")
 	r.p("(hack/bench.sh), which writes this file; nothing is edited by hand. Run it again to\n")
 	r.p("refresh the numbers on your machine.\n\n")
 	r.p("```\nmake bench\n```\n\n")
 	r.p("This run: %s, meshpack %s (commit %s), %s runs per measurement, sizes %s; `make bench` took %s.\n",
 		meta.get("started"), meta.get("version"), meta.get("commit"), r.runs, meta.get("sizes"), minutes(meta.num("elapsed")))
-	r.p("1-minute load average when the create runs started: %s (2 cores; other jobs share this machine).\n",
-		loads(r.rs.find("create")))
+	r.p("1-minute load average when the runs started: create %s, load %s (2 cores; other jobs share this machine).\n",
+		loads(r.rs.find("create")), loads(r.rs.find("load")))
+	if sec := meta.get("sections"); sec != "" && sec != "create,load" {
+		r.p("Sections measured: %s (`BENCH_SECTIONS`).\n", sec)
+	}
 	r.p("Settings (environment): `BENCH_SIZES` (default `1GiB 4GiB`; the first size runs every tool, the others\n")
-	r.p("meshpack only), `BENCH_RUNS` (default 3), `BENCH_TOOLS` (default `oras crane skopeo`), `BENCH_DIR`\n")
-	r.p("(default `.cache/bench`, on the disk being measured).\n\n")
+	r.p("meshpack only), `BENCH_RUNS` (default 3), `BENCH_TOOLS` (default `oras crane skopeo`), `BENCH_SECTIONS`\n")
+	r.p("(default `create,load`), `BENCH_RAW_CONC` (default 4), `BENCH_DIR` (default `.cache/bench`, on the disk\n")
+	r.p("being measured).\n\n")
 }
 
 func (r *report) machine() {
@@ -148,8 +165,13 @@ func (r *report) workload() {
 	r.p("\nImages: %s.\n\n", strings.Join(refs, ", "))
 }
 
-func (r *report) method(meta record) {
+func (r *report) method(meta record, hasCreate bool) {
 	r.p("## Method\n\n")
+	if !hasCreate {
+		r.loadMethod()
+		r.p("\n")
+		return
+	}
 	r.p("- Before every timed run: `sync`, then drop the page cache (`echo 3 > /proc/sys/vm/drop_caches`: %s),\n", meta.get("drop_caches"))
 	r.p("  then read the fixture registry's storage and the tool binaries once, so every tool starts with a\n")
 	r.p("  warm source and a cold, clean destination.\n")
@@ -165,7 +187,9 @@ func (r *report) method(meta record) {
 	r.p("  first and the last blob of the tar stream with `Reader.Fetch` (digest checked), cold cache. For\n")
 	r.p("  comparison, GNU tar extracts the first and last blob of a `tar --zstd` archive\n")
 	r.p("  (`tar --zstd -xOf OUT --occurrence=1 MEMBER`), which must decompress everything before it.\n")
-	r.p("- The fixture registry runs on the same 2 cores; its CPU time during each create run is listed.\n\n")
+	r.p("- The fixture registry runs on the same 2 cores; its CPU time during each create run is listed.\n")
+	r.loadMethod()
+	r.p("\n")
 }
 
 func (r *report) firstSize() string {
@@ -179,7 +203,9 @@ func (r *report) commands() {
 	r.p("## Commands\n\n")
 	r.p("As hack/bench.sh runs them (`$REG` is the fixture registry, `$IMAGES` the image list above,\n")
 	r.p("`$MIRRORS` the fixture's `--mirror` arguments, `$L` an empty layout directory, `tagof` turns a\n")
-	r.p("reference into a layout tag):\n\n```sh\n")
+	r.p("reference into a layout tag; for the loads `$TARGET` is the fresh registry of the run, `$L` the\n")
+	r.p("directory the bundle is unpacked into, `$DIGEST`, `$REF`, `$REPO:$TAG` an image of the bundle's\n")
+	r.p("index.json with its ref.name and the repository and tag meshpack gives it):\n\n```sh\n")
 	for _, c := range r.rs.find("cmd") {
 		r.p("# %s\n%s\n", c.get("name"), strings.ReplaceAll(c.get("text"), " ; ", "\n"))
 	}

@@ -55,17 +55,30 @@ run tar --zstd -tf "$WORK/joined.tar.zst" | sed -n "1,8p"; echo "   …"
 step "verify it offline: every blob, the BOM, every signature"
 run "$MESHPACK" bundle verify --key "$WORK/keys/cosign.pub" "$WORK/mesh.tar.zst.000"
 
-if "$MESHPACK" bundle load --help 2>&1 | grep -q -- --registry; then
-  step "inside the enclave: start the embedded registry and load the bundle"
-  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  "$MESHPACK" registry serve --root "$WORK/registry" --addr "127.0.0.1:$PORT" >"$WORK/registry.log" 2>&1 &
-  PIDS+=($!)
-  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/v2/" >/dev/null && break; sleep 0.1; done
-  run "$MESHPACK" bundle load "$WORK/mesh.tar.zst.000" --registry "127.0.0.1:$PORT/mesh" --plain-http \
-    --key "$WORK/keys/cosign.pub"
-  step "load again: everything is already there"
-  run "$MESHPACK" bundle load "$WORK/mesh.tar.zst.000" --registry "127.0.0.1:$PORT/mesh" --plain-http \
-    --key "$WORK/keys/cosign.pub"
-  run curl -fs "http://127.0.0.1:$PORT/v2/_catalog"; echo
+step "inside the enclave: start the embedded registry and load the bundle"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$MESHPACK" registry serve --root "$WORK/registry" --addr "127.0.0.1:$PORT" >"$WORK/registry.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/v2/" >/dev/null && break; sleep 0.1; done
+run "$MESHPACK" bundle load "$WORK/mesh.tar.zst.000" --registry "127.0.0.1:$PORT/mesh" --plain-http \
+  --key "$WORK/keys/cosign.pub"
+step "load again: everything is already there"
+run "$MESHPACK" bundle load "$WORK/mesh.tar.zst.000" --registry "127.0.0.1:$PORT/mesh" --plain-http \
+  --key "$WORK/keys/cosign.pub"
+run curl -fs "http://127.0.0.1:$PORT/v2/_catalog"; echo
+
+DIGEST=$(curl -fsI -H 'Accept: application/vnd.oci.image.index.v1+json' \
+  "http://127.0.0.1:$PORT/v2/mesh/istio/pilot/manifests/1.30.3-distroless" | tr -d '\r' | sed -n 's/^[Dd]ocker-[Cc]ontent-[Dd]igest: //p')
+if command -v cosign >/dev/null; then
+  step "cosign (the real CLI) checks the loaded image against the bundle key, offline"
+  # A path for SIGSTORE_REKOR_PUBLIC_KEY stops cosign's TUF lookup; it is never read with --insecure-ignore-tlog.
+  run env SIGSTORE_REKOR_PUBLIC_KEY=/dev/null TUF_ROOT="$WORK/tuf" cosign verify --key "$WORK/keys/cosign.pub" \
+    --insecure-ignore-tlog --allow-insecure-registry --allow-http-registry "127.0.0.1:$PORT/mesh/istio/pilot@$DIGEST" >/dev/null
+fi
+if command -v helm >/dev/null; then
+  step "helm pulls the chart from the registry"
+  mkdir -p "$WORK/charts"
+  run helm pull "oci://127.0.0.1:$PORT/mesh/charts/istiod" --version 1.30.3 --plain-http -d "$WORK/charts"
+  ls -l "$WORK/charts"
 fi
 step "done"

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDependencyHomes keeps each heavy dependency in its one package
+// (DESIGN.md "Layout"): cosign/sigstore in signing, CNCF Distribution in
+// mirror/registry, Helm in manifests/render and manifests/resolve; and keeps
+// the format and data packages leaves that never link them.
+func TestDependencyHomes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	const mod = "github.com/lattice-mesh/meshpack/"
+	direct := goList(t, "-f", "{{.ImportPath}} {{join .Imports \" \"}}", mod+"...")
+	homes := map[string][]string{
+		"github.com/sigstore/":                      {mod + "signing"},
+		"github.com/distribution/distribution/v3/": {mod + "mirror/registry"},
+		"helm.sh/helm/":                             {mod + "manifests/render", mod + "manifests/resolve"},
+	}
+	for _, line := range strings.Split(strings.TrimSpace(direct), "\n") {
+		fields := strings.Fields(line)
+		pkg := fields[0]
+		for _, imp := range fields[1:] {
+			for prefix, allowed := range homes {
+				if strings.HasPrefix(imp, prefix) && !contains(allowed, pkg) {
+					t.Errorf("%s imports %s; only %v may", pkg, imp, allowed)
+				}
+			}
+		}
+	}
+	leaves := []struct {
+		pkg       string
+		forbidden []string
+	}{
+		{mod + "bundle", []string{"helm.sh/", "github.com/sigstore/", "github.com/distribution/distribution/v3/registry", "k8s.io/", mod}},
+		{mod + "manifests", []string{"helm.sh/", "github.com/sigstore/", "oras.land/oras-go/v2/registry/remote", "net/http", mod + "mirror", mod + "bundle"}},
+		{mod + "signing", []string{mod, "helm.sh/", "github.com/distribution/distribution/v3/registry"}},
+		{mod + "mirror", []string{"helm.sh/", "k8s.io/client-go"}},
+	}
+	for _, l := range leaves {
+		deps := strings.Fields(goList(t, "-deps", "-f", "{{.ImportPath}}", l.pkg))
+		for _, d := range deps {
+			for _, f := range l.forbidden {
+				if d != l.pkg && strings.HasPrefix(d, f) {
+					t.Errorf("%s links %s (forbidden prefix %s)", l.pkg, d, f)
+				}
+			}
+		}
+	}
+}
+
+func goList(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("go", append([]string{"list"}, args...)...).Output()
+	if err != nil {
+		t.Fatalf("go list %v: %v", args, err)
+	}
+	return string(out)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -21,6 +22,11 @@ const (
 	maxChartBytes     = 64 << 20
 	maxFileBytes      = 256 << 20
 )
+
+// ErrChartMismatch is matched by errors about a chart archive whose sha256
+// differs from what its repository index or the catalog pins: a sign of
+// tampering, so the resolver stops instead of trying another source.
+var ErrChartMismatch = errors.New("chart archive does not match its pinned digest")
 
 // repoIndex is the part of a Helm repository index.yaml the resolver reads.
 type repoIndex struct {
@@ -74,13 +80,13 @@ func fetchHTTPChart(ctx context.Context, c *client.Client, cache indexCache, rep
 	pinned := "resolved"
 	if entry.Digest != "" {
 		if !strings.EqualFold(entry.Digest, sum) {
-			return nil, fmt.Errorf("chart %s %s: %s has sha256 %s but the repository index says %s", name, version, chartURL, sum, entry.Digest)
+			return nil, fmt.Errorf("chart %s %s: %s has sha256 %s but the repository index says %s: %w", name, version, chartURL, sum, entry.Digest, ErrChartMismatch)
 		}
 		pinned = "repo-index"
 	}
 	if want != "" {
 		if !strings.EqualFold(strings.TrimPrefix(want, "sha256:"), sum) {
-			return nil, fmt.Errorf("chart %s %s: %s has sha256 %s but the catalog pins %s", name, version, chartURL, sum, want)
+			return nil, fmt.Errorf("chart %s %s: %s has sha256 %s but the catalog pins %s: %w", name, version, chartURL, sum, want, ErrChartMismatch)
 		}
 		pinned = "catalog"
 	}

@@ -88,7 +88,26 @@ func (r *resolver) fetchIstioChart(ctx context.Context, ir manifests.IstioResolu
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		if errors.Is(err, ErrChartMismatch) {
+			return nil, err // tampered or corrupted: never paper over it with another source
+		}
 		r.log.Warn("chart repository failed; trying the next", "chart", name, "repo", repo.URL, "error", err)
+		errs = append(errs, err)
+	}
+	// Then the OCI locations (helm pull oci://), in the same order.
+	for _, repo := range ir.Release.Charts.Repos {
+		if repo.OCI == "" {
+			continue
+		}
+		fc, err := fetchOCIChart(ctx, r.c, repo.OCI, name, ir.Version)
+		if err == nil {
+			r.note(fmt.Sprintf("chart %s %s came from %s (OCI) because no HTTP repository served it", name, ir.Version, repo.OCI))
+			return fc, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		r.log.Warn("OCI chart location failed; trying the next", "chart", name, "oci", repo.OCI, "error", err)
 		errs = append(errs, err)
 	}
 	return nil, fmt.Errorf("chart %s %s: no repository served it (use --mirror to point at a reachable copy): %w", name, ir.Version, errors.Join(errs...))

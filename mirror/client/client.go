@@ -9,12 +9,14 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"oras.land/oras-go/v2/registry/remote/auth"
@@ -59,6 +61,7 @@ type Client struct {
 	http      *http.Client // plain downloads, with retries
 	auth      *auth.Client // registry API, with retries and token auth
 	userAgent string
+	probed    sync.Map // loopback host -> bool: speaks plain HTTP
 }
 
 // New builds a Client from opts.
@@ -152,6 +155,38 @@ func (c *Client) HTTPClient() *http.Client { return c.http }
 
 // userAgentFor is the User-Agent sent with every request.
 func (c *Client) userAgentFor() string { return c.userAgent }
+
+// plainLoopback reports whether a loopback registry host (127.0.0.0/8, ::1,
+// localhost) answers plain HTTP, as docker and crane assume for localhost.
+// It asks once per host (GET https://HOST/v2/, a few seconds at most) and
+// only loopback hosts are ever downgraded; every other registry needs
+// --plain-http or an http:// mirror replacement.
+func (c *Client) plainLoopback(host string) bool {
+	if !isLoopback(host) {
+		return false
+	}
+	if v, ok := c.probed.Load(host); ok {
+		return v.(bool)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	plain := false
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+host+"/v2/", nil)
+	if err == nil {
+		resp, err := c.base.RoundTrip(req)
+		// A plain-HTTP server answers the TLS hello with HTTP bytes; net/http
+		// reports that as a tls.RecordHeaderError with the connection set.
+		var rhe tls.RecordHeaderError
+		if err != nil && (errors.As(err, &rhe) && rhe.Conn != nil || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")) {
+			plain = true
+		}
+		if resp != nil {
+			resp.Body.Close()
+		}
+	}
+	c.probed.Store(host, plain)
+	return plain
+}
 
 // isLoopback reports whether host (with or without port) is a loopback address.
 func isLoopback(host string) bool {

@@ -98,3 +98,38 @@ func TestGet(t *testing.T) {
 		t.Error("Get of an ftp URL: got no error")
 	}
 }
+
+func TestPlainHTTPOnLoopbackIsDetected(t *testing.T) {
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer plain.Close()
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer tlsSrv.Close()
+	c, err := New(Options{InsecureSkipTLSVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostOf := func(u string) string { return strings.TrimPrefix(strings.TrimPrefix(u, "http://"), "https://") }
+	tests := []struct {
+		name, ref string
+		wantPlain bool
+	}{
+		{"plain loopback registry", hostOf(plain.URL) + "/mesh/istio/pilot:1.30.3", true},
+		{"TLS loopback registry", hostOf(tlsSrv.URL) + "/mesh/istio/pilot:1.30.3", false},
+		{"remote registry is never probed", "registry.example.com/mesh/pilot:1", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := c.Locate(tt.ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.PlainHTTP != tt.wantPlain {
+				t.Errorf("Locate(%s).PlainHTTP = %v, want %v", tt.ref, got.PlainHTTP, tt.wantPlain)
+			}
+		})
+	}
+	repo, err := c.RepositoryAt(hostOf(plain.URL), "mesh/istio/pilot", false)
+	if err != nil || !repo.PlainHTTP {
+		t.Errorf("RepositoryAt(plain loopback): PlainHTTP %v, err %v; want plain", repo != nil && repo.PlainHTTP, err)
+	}
+}

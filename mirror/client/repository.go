@@ -38,12 +38,12 @@ func (t Target) String() string {
 // and/or digest) and returns where to contact.
 func (c *Client) Locate(canonical string) (Target, error) {
 	rewritten, mirrored := c.opts.Mirrors.Rewrite(canonical)
-	plain := c.opts.PlainHTTP
+	plain, explicit := c.opts.PlainHTTP, false
 	switch {
 	case strings.HasPrefix(rewritten, "http://"):
-		plain, rewritten = true, strings.TrimPrefix(rewritten, "http://")
+		plain, explicit, rewritten = true, true, strings.TrimPrefix(rewritten, "http://")
 	case strings.HasPrefix(rewritten, "https://"):
-		plain, rewritten = false, strings.TrimPrefix(rewritten, "https://")
+		plain, explicit, rewritten = false, true, strings.TrimPrefix(rewritten, "https://")
 	}
 	ref, err := registry.ParseReference(rewritten)
 	if err != nil {
@@ -54,6 +54,9 @@ func (c *Client) Locate(canonical string) (Target, error) {
 	}
 	if ref.Registry == "docker.io" {
 		ref.Registry = dockerHubAPIHost
+	}
+	if !plain && !explicit {
+		plain = c.plainLoopback(ref.Registry)
 	}
 	return Target{Canonical: canonical, Reference: ref, PlainHTTP: plain, Mirrored: mirrored}, nil
 }
@@ -83,5 +86,6 @@ func (c *Client) RepositoryAt(host, path string, plainHTTP bool) (*remote.Reposi
 	if err := ref.ValidateRegistry(); err != nil {
 		return nil, fmt.Errorf("registry %s: %w", host, err)
 	}
-	return &remote.Repository{Client: c.auth, Reference: ref, PlainHTTP: plainHTTP || c.opts.PlainHTTP}, nil
+	plain := plainHTTP || c.opts.PlainHTTP || c.plainLoopback(host)
+	return &remote.Repository{Client: c.auth, Reference: ref, PlainHTTP: plain}, nil
 }

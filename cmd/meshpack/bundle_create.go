@@ -44,7 +44,7 @@ and publishes FILE only when it is complete.`,
 		Example: `  meshpack bundle create --istio 1.30 --profile ambient --kiali --key cosign.key -o mesh.tar.zst
   meshpack bundle create --lock mesh.lock.yaml --key cosign.key --split 4GiB -o mesh.tar.zst
   meshpack bundle create --istio none --image registry.example.com/team/app:1.4 --allow-unsigned -o apps.tar.zst`,
-		Args: cobra.NoArgs,
+		Args: func(cmd *cobra.Command, args []string) error { return f.spec.versionArgs(cmd, args) },
 		RunE: func(cmd *cobra.Command, _ []string) error { return runCreate(cmd, s, g, &f) },
 	}
 	fs := cmd.Flags()

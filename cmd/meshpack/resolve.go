@@ -29,7 +29,7 @@ the catalog, and pins every image to its index and per-platform digests, every
 chart and file to its sha256. The lock is what 'bundle create --lock' rebuilds.`,
 		Example: `  meshpack resolve --istio 1.30 --profile ambient --kiali -o mesh.lock.yaml
   meshpack resolve -f mesh.yaml --mirror docker.io=nexus.example.com/dockerhub -o mesh.lock.yaml`,
-		Args: cobra.NoArgs,
+		Args: func(cmd *cobra.Command, args []string) error { return sf.versionArgs(cmd, args) },
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			lock, _, err := runResolve(cmd, s, g, &sf, &nf)
 			if err != nil {

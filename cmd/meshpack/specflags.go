@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -50,6 +51,24 @@ func (f *specFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.catalog, "catalog", "", "version catalog YAML to use instead of the embedded one")
 	fs.BoolVar(&f.allowUnsupported, "allow-unsupported", false, "allow a version set the catalog marks incompatible (recorded in the lock)")
 }
+
+// versionArgs is the Args validator of commands taking spec flags: it
+// accepts no positional argument except a version right after a bare
+// --kiali, so that "--kiali 2.26.0" means what it says (pflag would read it
+// as --kiali followed by an argument, since --kiali alone is allowed too).
+func (f *specFlags) versionArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	if len(args) == 1 && cmd.Flags().Changed("kiali") && f.kiali == "true" && versionLike.MatchString(args[0]) {
+		f.kiali = args[0]
+		return nil
+	}
+	return usagef("unexpected argument %q (flags take values as --flag VALUE; Kiali's version: --kiali=2.26 or --kiali-version 2.26)", args[0])
+}
+
+// versionLike matches "2.26", "v2.26.0" and the like.
+var versionLike = regexp.MustCompile(`^v?\d+\.\d+(\.\d+)?([-+][0-9A-Za-z.-]+)?$`)
 
 // spec reads -f (if any) and applies the flags that were set.
 func (f *specFlags) spec(cmd *cobra.Command, mirrors []manifests.Mirror) (manifests.Spec, error) {

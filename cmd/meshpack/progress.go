@@ -32,7 +32,10 @@ type progress struct {
 func newProgress(w io.Writer, label string, quiet bool) *progress {
 	pr := &progress{w: w, label: label, quiet: quiet, start: time.Now()}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		pr.tty = true
+		// A terminal without a size (a pty nobody sized) cannot show a bar.
+		if width, _, err := term.GetSize(int(f.Fd())); err == nil && width > 0 {
+			pr.tty = true
+		}
 	}
 	return pr
 }

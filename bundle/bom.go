@@ -78,8 +78,8 @@ type Artifact struct {
 	Digest    string `json:"digest"`
 	MediaType string `json:"mediaType"`
 	Size      int64  `json:"size"`
-	// UpstreamDigest is the digest upstream serves for Source when it differs
-	// from Digest (an index rewritten by a platform filter).
+	// UpstreamDigest is the digest upstream serves for Source; it differs
+	// from Digest when a platform filter rewrote the index.
 	UpstreamDigest string `json:"upstreamDigest,omitempty"`
 	// Platforms are the platform manifests stored, for images.
 	Platforms []Platform `json:"platforms,omitempty"`

@@ -123,9 +123,9 @@ func (pl *puller) addImage(ctx context.Context, p *plan, img *pulledImage) error
 		Kind: bundle.KindImage, Name: img.locked.Name, Source: img.locked.Reference,
 		Repository: img.path, Tag: img.tag, Checks: img.checks,
 	}
-	if g.root.desc.Digest != g.upstreamDigest {
-		a.UpstreamDigest = g.upstreamDigest.String()
-	}
+	// Recorded always, so an auditor sees upstream's digest next to the
+	// stored one (they differ when a platform filter rewrote the index).
+	a.UpstreamDigest = g.upstreamDigest.String()
 	for _, pm := range g.platforms {
 		if pm.platform != "" {
 			a.Platforms = append(a.Platforms, bundle.Platform{Platform: pm.platform, Digest: pm.desc.Digest.String(), Size: pm.desc.Size})

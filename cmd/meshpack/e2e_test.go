@@ -17,6 +17,7 @@ import (
 	"oras.land/oras-go/v2/content"
 
 	"github.com/lattice-mesh/meshpack/bundle"
+	"github.com/lattice-mesh/meshpack/hack/upstream"
 	"github.com/lattice-mesh/meshpack/manifests"
 )
 
@@ -408,5 +409,58 @@ func TestE2EVerifyMakesNoNetworkConnection(t *testing.T) {
 	}
 	if n := dials.Load(); n != 0 {
 		t.Errorf("verify attempted %d network connections, want 0", n)
+	}
+}
+
+// TestE2EUnsignedUpstream publishes the Istio images WITHOUT signatures: the
+// default policy refuses them naming the image and the key, if-signed and
+// off let them through and the BOM says which check each image passed.
+func TestE2EUnsignedUpstream(t *testing.T) {
+	e := env(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	u, err := upstream.Start(ctx, upstream.Options{Testdata: testdataDir()})
+	if err != nil {
+		t.Fatalf("unsigned fixture upstream: %v", err)
+	}
+	defer u.Close()
+	var mirrors []string
+	for _, m := range u.Mirrors() {
+		mirrors = append(mirrors, "--mirror", m)
+	}
+	t.Setenv("COSIGN_PASSWORD", testPassword)
+	tests := []struct {
+		name      string
+		policy    string
+		wantErr   string
+		wantCheck string
+	}{
+		{"required (default)", "", `no upstream cosign signature`, ""},
+		{"if-signed", "if-signed", "", "upstream-signature:absent"},
+		{"off", "off", "", "upstream-signature:skipped(--verify-upstream=off)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "b.tar.zst")
+			args := []string{"bundle", "create", "--istio", "1.30.3", "--profile", "ambient", "--key", e.key(),
+				"--upstream-key", "istio-release=" + e.istioPub, "-o", out}
+			if tt.policy != "" {
+				args = append(args, "--verify-upstream", tt.policy)
+			}
+			_, errOut, code := runCLI(t, "", append(args, mirrors...)...)
+			if tt.wantErr != "" {
+				if code == 0 || !strings.Contains(errOut, tt.wantErr) || !strings.Contains(errOut, "docker.io/istio/") || !strings.Contains(errOut, `"istio-release"`) {
+					t.Fatalf("create: got exit %d and %s, want an error naming the image, the key and %q", code, errOut, tt.wantErr)
+				}
+				return
+			}
+			if code != 0 {
+				t.Fatalf("create: exit %d\n%s", code, errOut)
+			}
+			js, _, _ := runCLI(t, "", "bundle", "inspect", out, "-o", "json")
+			if !strings.Contains(js, tt.wantCheck) {
+				t.Errorf("BOM checks lack %q", tt.wantCheck)
+			}
+		})
 	}
 }

@@ -29,9 +29,8 @@ func (r *Reader) getBuf() *frameBuf {
 	return &frameBuf{}
 }
 
-// readFrame decodes frame i. Raw frames are unpacked in place; others are
-// decompressed into fb.out.
-func (r *Reader) readFrame(i int, fb *frameBuf) ([]byte, error) {
+// loadFrame reads the stored bytes of frame i into fb.comp.
+func (r *Reader) loadFrame(i int, fb *frameBuf) ([]byte, error) {
 	f := r.frames[i]
 	if f.cSize > maxCompressedFrame {
 		return nil, formatErr(f.cOff, nil, "frame %d is %d bytes, larger than any bundle frame", i, f.cSize)
@@ -43,16 +42,17 @@ func (r *Reader) readFrame(i int, fb *frameBuf) ([]byte, error) {
 	if n, err := r.ra.ReadAt(comp, f.cOff); n < len(comp) {
 		return nil, formatErr(f.cOff, err, "read frame %d", i)
 	}
-	if f.dSize == 0 {
-		return nil, nil
+	return comp, nil
+}
+
+// decompress runs the zstd decoder over comp, the stored bytes of frame i,
+// into fb.out.
+func (r *Reader) decompress(i int, comp []byte, fb *frameBuf) ([]byte, error) {
+	f := r.frames[i]
+	if int64(cap(fb.out)) < f.dSize {
+		fb.out = make([]byte, f.dSize)
 	}
-	data, ok, err := decodeRawFrame(comp)
-	if err == nil && !ok {
-		if int64(cap(fb.out)) < f.dSize {
-			fb.out = make([]byte, f.dSize)
-		}
-		data, err = r.dec.DecodeAll(comp, fb.out[:0:f.dSize])
-	}
+	data, err := r.dec.DecodeAll(comp, fb.out[:0:f.dSize])
 	if err == nil && int64(len(data)) != f.dSize {
 		err = fmt.Errorf("decoded %d bytes, seek table says %d", len(data), f.dSize)
 	}
@@ -62,38 +62,57 @@ func (r *Reader) readFrame(i int, fb *frameBuf) ([]byte, error) {
 	return data, nil
 }
 
+// readFrame decodes frame i. Raw frames are unpacked in place; others are
+// decompressed into fb.out.
+func (r *Reader) readFrame(i int, fb *frameBuf) ([]byte, error) {
+	comp, err := r.loadFrame(i, fb)
+	if err != nil || r.frames[i].dSize == 0 {
+		return nil, err
+	}
+	data, ok, err := decodeRawFrame(comp)
+	if err != nil {
+		return nil, formatErr(r.frames[i].cOff, err, "decode frame %d", i)
+	}
+	if !ok {
+		return r.decompress(i, comp, fb)
+	}
+	if int64(len(data)) != r.frames[i].dSize {
+		return nil, formatErr(r.frames[i].cOff, fmt.Errorf("decoded %d bytes, seek table says %d", len(data), r.frames[i].dSize), "decode frame %d", i)
+	}
+	return data, nil
+}
+
 // readFrameSegments is readFrame returning the content as segments: for a
 // raw frame the block payloads in place (no copy; the frame checksum is
 // checked only with checksum set), for a compressed one the decoded bytes.
 func (r *Reader) readFrameSegments(i int, fb *frameBuf, checksum bool) ([][]byte, error) {
-	f := r.frames[i]
-	if f.cSize > maxCompressedFrame {
-		return nil, formatErr(f.cOff, nil, "frame %d is %d bytes, larger than any bundle frame", i, f.cSize)
-	}
-	if int64(cap(fb.comp)) < f.cSize {
-		fb.comp = make([]byte, f.cSize)
-	}
-	comp := fb.comp[:f.cSize]
-	if n, err := r.ra.ReadAt(comp, f.cOff); n < len(comp) {
-		return nil, formatErr(f.cOff, err, "read frame %d", i)
-	}
-	if f.dSize == 0 {
-		return nil, nil
+	comp, err := r.loadFrame(i, fb)
+	if err != nil || r.frames[i].dSize == 0 {
+		return nil, err
 	}
 	segs, ok, err := rawFrameSegments(comp, fb.segs[:0], checksum)
 	if err != nil {
-		return nil, formatErr(f.cOff, err, "decode frame %d", i)
+		return nil, formatErr(r.frames[i].cOff, err, "decode frame %d", i)
 	}
-	if ok {
-		fb.segs = segs
-		return segs, nil
+	if !ok {
+		data, err := r.decompress(i, comp, fb)
+		if err != nil {
+			return nil, err
+		}
+		segs = append(segs[:0], data)
+	} else if n := segmentsLen(segs); n != r.frames[i].dSize {
+		return nil, formatErr(r.frames[i].cOff, fmt.Errorf("decoded %d bytes, seek table says %d", n, r.frames[i].dSize), "decode frame %d", i)
 	}
-	data, err := r.readFrame(i, fb)
-	if err != nil {
-		return nil, err
+	fb.segs = segs
+	return segs, nil
+}
+
+func segmentsLen(segs [][]byte) int64 {
+	var n int64
+	for _, s := range segs {
+		n += int64(len(s))
 	}
-	fb.segs = append(segs[:0], data)
-	return fb.segs, nil
+	return n
 }
 
 // rangeReader reads a range of the uncompressed tar stream: frame by frame

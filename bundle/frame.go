@@ -155,62 +155,16 @@ func parseFrameHeader(b []byte) (frameHeader, error) {
 // change to frame, when a block is compressed, so the caller must run a real
 // decoder. Errors mean the frame is malformed.
 func decodeRawFrame(frame []byte) ([]byte, bool, error) {
-	h, err := parseFrameHeader(frame)
-	if err != nil {
-		return nil, false, err
+	segs, ok, err := rawFrameSegments(frame, nil, true)
+	if err != nil || !ok {
+		return nil, ok, err
 	}
-	// First pass: check every block is raw and the frame length adds up.
-	pos := h.size
-	total := 0
-	for {
-		if len(frame)-pos < 3 {
-			return nil, false, errShortFrame
-		}
-		bh := uint32(frame[pos]) | uint32(frame[pos+1])<<8 | uint32(frame[pos+2])<<16
-		typ, sz := (bh>>1)&3, int(bh>>3)
-		if typ != blockTypeRaw {
-			if typ == blockTypeReserved {
-				return nil, false, errors.New("reserved block type")
-			}
-			return nil, false, nil
-		}
-		if sz > maxRawBlock || len(frame)-pos-3 < sz {
-			return nil, false, errShortFrame
-		}
-		pos += 3 + sz
-		total += sz
-		if bh&1 == 1 {
-			break
-		}
+	// Move the block contents down over the block headers.
+	n := 0
+	for _, seg := range segs {
+		n += copy(frame[n:], seg)
 	}
-	end := pos
-	if h.checksum {
-		end += 4
-	}
-	if end != len(frame) {
-		return nil, false, fmt.Errorf("frame has %d bytes, blocks end at %d", len(frame), end)
-	}
-	if h.contentSize >= 0 && h.contentSize != int64(total) {
-		return nil, false, fmt.Errorf("frame content size says %d, blocks hold %d", h.contentSize, total)
-	}
-	var want uint32
-	if h.checksum {
-		want = binary.LittleEndian.Uint32(frame[pos:])
-	}
-	// Second pass: move block contents down over the block headers.
-	out, src := 0, h.size
-	for out < total {
-		bh := uint32(frame[src]) | uint32(frame[src+1])<<8 | uint32(frame[src+2])<<16
-		sz := int(bh >> 3)
-		copy(frame[out:], frame[src+3:src+3+sz])
-		out += sz
-		src += 3 + sz
-	}
-	content := frame[:total]
-	if h.checksum && uint32(xxhash.Sum64(content)) != want {
-		return nil, false, errors.New("frame content checksum mismatch")
-	}
-	return content, true, nil
+	return frame[:n], true, nil
 }
 
 // rawFrameSegments returns the block payloads of a frame made only of raw

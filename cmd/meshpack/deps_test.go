@@ -17,9 +17,9 @@ func TestDependencyHomes(t *testing.T) {
 	const mod = "github.com/lattice-mesh/meshpack/"
 	direct := goList(t, "-f", "{{.ImportPath}} {{join .Imports \" \"}}", mod+"...")
 	homes := map[string][]string{
-		"github.com/sigstore/":                      {mod + "signing"},
+		"github.com/sigstore/":                     {mod + "signing"},
 		"github.com/distribution/distribution/v3/": {mod + "mirror/registry"},
-		"helm.sh/helm/":                             {mod + "manifests/render", mod + "manifests/resolve"},
+		"helm.sh/helm/":                            {mod + "manifests/render", mod + "manifests/resolve"},
 	}
 	for _, line := range strings.Split(strings.TrimSpace(direct), "\n") {
 		fields := strings.Fields(line)

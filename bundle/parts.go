@@ -37,6 +37,21 @@ func partIndex(path string) (string, int, bool) {
 	return strings.TrimSuffix(path, ext), n, true
 }
 
+// SplitBase reports whether path names a split bundle — a part NAME.NNN,
+// or a base NAME that does not exist while NAME.000 does — and returns NAME.
+func SplitBase(path string) (string, bool) {
+	if base, _, ok := partIndex(path); ok {
+		return base, true
+	}
+	if _, err := os.Stat(path); err == nil {
+		return "", false
+	}
+	if _, err := os.Stat(partName(path, 0)); err == nil {
+		return path, true
+	}
+	return "", false
+}
+
 // Open opens a bundle file: a single file, the first part NAME.000 of a
 // split bundle, or the base name NAME when only its parts exist. Parts are
 // read as one file; a missing or short part is reported as a *PartError

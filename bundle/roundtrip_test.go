@@ -123,14 +123,21 @@ func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-func TestRandomAccess(t *testing.T) {
+// withBigBlob is the fixture plus a 3 MiB gzip layer stored last, written
+// with 256 KiB frames so that the layer spans many frames.
+func withBigBlob(t *testing.T, seed uint64) (*fixture, testBlob, []byte) {
+	t.Helper()
 	fx := newFixture(t)
-	big := gzipLayer(t, 9, 3<<20)
+	big := gzipLayer(t, seed, 3<<20)
 	fx.blobs = append(fx.blobs, big)
 	fx.bom.Blobs = append(fx.bom.Blobs, Blob{Digest: big.desc.Digest.String(), Size: big.desc.Size, MediaType: big.desc.MediaType})
 	fx.bom.Artifacts = append(fx.bom.Artifacts, Artifact{Kind: KindFile, Name: "big", Digest: big.desc.Digest.String(), MediaType: big.desc.MediaType, Size: big.desc.Size})
 	fx.index.Manifests = append(fx.index.Manifests, big.desc)
-	data := fx.writeBytes(t, WriterOptions{FrameSize: 256 << 10})
+	return fx, big, fx.writeBytes(t, WriterOptions{FrameSize: 256 << 10})
+}
+
+func TestRandomAccess(t *testing.T) {
+	fx, big, data := withBigBlob(t, 9)
 	tests := []struct {
 		name string
 		blob testBlob
@@ -166,13 +173,7 @@ func TestRandomAccess(t *testing.T) {
 }
 
 func TestOpenBlobAtOffset(t *testing.T) {
-	fx := newFixture(t)
-	big := gzipLayer(t, 11, 3<<20)
-	fx.blobs = append(fx.blobs, big)
-	fx.bom.Blobs = append(fx.bom.Blobs, Blob{Digest: big.desc.Digest.String(), Size: big.desc.Size, MediaType: big.desc.MediaType})
-	fx.bom.Artifacts = append(fx.bom.Artifacts, Artifact{Kind: KindFile, Name: "big", Digest: big.desc.Digest.String(), MediaType: big.desc.MediaType, Size: big.desc.Size})
-	fx.index.Manifests = append(fx.index.Manifests, big.desc)
-	data := fx.writeBytes(t, WriterOptions{FrameSize: 256 << 10})
+	_, big, data := withBigBlob(t, 11)
 	tests := []struct {
 		name    string
 		off     int64

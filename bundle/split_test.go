@@ -245,3 +245,32 @@ func TestCreateIsAtomic(t *testing.T) {
 		t.Errorf("stale part .007 still exists after a split commit")
 	}
 }
+
+func TestSplitBase(t *testing.T) {
+	dir := t.TempDir()
+	single := filepath.Join(dir, "one.tar.zst")
+	splitBase := filepath.Join(dir, "two.tar.zst")
+	for _, f := range []string{single, splitBase + ".000", splitBase + ".001"} {
+		if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		path, wantBase string
+		wantSplit      bool
+	}{
+		{single, "", false},
+		{splitBase, splitBase, true},
+		{splitBase + ".000", splitBase, true},
+		{splitBase + ".001", splitBase, true},
+		{filepath.Join(dir, "missing.tar.zst"), "", false},
+	}
+	for _, tt := range tests {
+		t.Run(filepath.Base(tt.path), func(t *testing.T) {
+			base, split := SplitBase(tt.path)
+			if base != tt.wantBase || split != tt.wantSplit {
+				t.Errorf("SplitBase(%s) = %q, %v; want %q, %v", tt.path, base, split, tt.wantBase, tt.wantSplit)
+			}
+		})
+	}
+}

@@ -46,19 +46,11 @@ func (p *bufferedPipe) Write(b []byte) (int, error) {
 	defer p.mu.Unlock()
 	written := 0
 	for len(b) > 0 {
-		for p.n == len(p.buf) && !p.closed {
-			p.cond.Wait()
+		dst, err := p.freeSpan()
+		if err != nil {
+			return written, err
 		}
-		if p.closed {
-			return written, io.ErrClosedPipe
-		}
-		end := (p.start + p.n) % len(p.buf)
-		free := len(p.buf) - p.n
-		chunk := len(p.buf) - end
-		if chunk > free {
-			chunk = free
-		}
-		c := copy(p.buf[end:end+chunk], b)
+		c := copy(dst, b)
 		p.n += c
 		written += c
 		b = b[c:]
@@ -67,27 +59,30 @@ func (p *bufferedPipe) Write(b []byte) (int, error) {
 	return written, nil
 }
 
+// freeSpan waits until the ring has room and returns the contiguous free
+// region after the buffered bytes. Called with p.mu held.
+func (p *bufferedPipe) freeSpan() ([]byte, error) {
+	for p.n == len(p.buf) && !p.closed {
+		p.cond.Wait()
+	}
+	if p.closed {
+		return nil, io.ErrClosedPipe
+	}
+	end := (p.start + p.n) % len(p.buf)
+	return p.buf[end : end+min(len(p.buf)-end, len(p.buf)-p.n)], nil
+}
+
 // ReadFrom fills the ring straight from r (a network body), saving the
 // intermediate buffer io.Copy would use. It returns at EOF or on error.
 func (p *bufferedPipe) ReadFrom(r io.Reader) (int64, error) {
 	var total int64
 	for {
 		p.mu.Lock()
-		for p.n == len(p.buf) && !p.closed {
-			p.cond.Wait()
-		}
-		if p.closed {
-			p.mu.Unlock()
-			return total, io.ErrClosedPipe
-		}
-		end := (p.start + p.n) % len(p.buf)
-		free := len(p.buf) - p.n
-		chunk := len(p.buf) - end
-		if chunk > free {
-			chunk = free
-		}
-		dst := p.buf[end : end+chunk]
+		dst, err := p.freeSpan()
 		p.mu.Unlock()
+		if err != nil {
+			return total, err
+		}
 		// Only this writer touches the free region, so reading into it
 		// without the lock is safe; the reader sees it after the update.
 		n, err := r.Read(dst)

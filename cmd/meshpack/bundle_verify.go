@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -63,7 +62,7 @@ entry (digest, entry, offset, artifact).`,
 func verifyBundle(cmd *cobra.Command, s streams, g *globalFlags, path string, key signing.Verifier) (*bundle.Report, error) {
 	ctx := cmd.Context()
 	var parts *bundle.Report
-	if isSplit(path) {
+	if _, split := bundle.SplitBase(path); split {
 		var err error
 		if parts, err = bundle.VerifyParts(ctx, path, bundle.VerifyOptions{}); err != nil && parts == nil {
 			return nil, err
@@ -105,17 +104,4 @@ func printReport(s streams, rep *bundle.Report) {
 			fmt.Fprintf(s.out, "     … and %d more\n", c.Count-len(c.Problems))
 		}
 	}
-}
-
-// isSplit reports whether path names a split bundle: NAME.000, or NAME when
-// only NAME.000 exists.
-func isSplit(path string) bool {
-	if len(path) > 4 && path[len(path)-4] == '.' && strings.Trim(path[len(path)-3:], "0123456789") == "" {
-		return true
-	}
-	if _, err := os.Stat(path); err == nil {
-		return false
-	}
-	_, err := os.Stat(path + ".000")
-	return err == nil
 }

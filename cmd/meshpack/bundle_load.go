@@ -86,6 +86,16 @@ func runLoad(cmd *cobra.Command, s streams, g *globalFlags, f *loadFlags, path s
 	if err != nil {
 		return err
 	}
+	if _, split := bundle.SplitBase(path); split && !f.insecureSkip {
+		// The parts must match NAME.sha256 too, as bundle verify checks.
+		rep, err := bundle.VerifyParts(cmd.Context(), path, bundle.VerifyOptions{})
+		if err == nil && !rep.OK() {
+			err = fmt.Errorf("%w: %s", mirror.ErrVerify, rep.First().Error())
+		}
+		if err != nil {
+			return fmt.Errorf("load refused, nothing was pushed: %w", err)
+		}
+	}
 	r, err := bundle.Open(path)
 	if err != nil {
 		return err

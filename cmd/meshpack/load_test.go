@@ -104,6 +104,36 @@ func TestE2ELoad(t *testing.T) {
 	}
 }
 
+// TestE2ELoadRefusesBadPart: a split part that no longer matches
+// NAME.sha256 stops the load before anything is pushed.
+func TestE2ELoadRefusesBadPart(t *testing.T) {
+	e := env(t)
+	path := e.createBundle(t, "--split", "4MiB")
+	part := path + ".001"
+	data, err := os.ReadFile(part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0xff
+	if err := os.WriteFile(part, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := serveRegistry(t)
+	_, errOut, code := runCLI(t, "", "bundle", "load", path+".000", "--registry", addr+"/mesh", "--key", e.pub(), "--plain-http", "--state-dir", "none")
+	if code == 0 || !strings.Contains(errOut, "nothing was pushed") || !strings.Contains(errOut, filepath.Base(part)) {
+		t.Fatalf("load of a bundle with a bad part: exit %d, stderr %q; want a refusal naming %s", code, errOut, filepath.Base(part))
+	}
+	resp, err := http.Get("http://" + addr + "/v2/_catalog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var cat struct{ Repositories []string }
+	if err := json.NewDecoder(resp.Body).Decode(&cat); err != nil || len(cat.Repositories) != 0 {
+		t.Errorf("catalog after the refused load: %v (err %v), want empty", cat.Repositories, err)
+	}
+}
+
 // checkRegistry resolves every artifact's reference from a load result and
 // compares it with the bundle's digest.
 func checkRegistry(t *testing.T, path string, res *mirror.LoadResult, cred *auth.Credential) {

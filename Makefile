@@ -10,7 +10,7 @@ MESHPACK_TOOLS_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/meshpack/tools/bin
 export MESHPACK_TOOLS_DIR
 export PATH := $(MESHPACK_TOOLS_DIR):$(PATH)
 
-.PHONY: build test test-short demo bench lint tools clean
+.PHONY: build test test-short fuzz demo bench lint tools clean
 
 build: ## build bin/meshpack
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/meshpack ./cmd/meshpack
@@ -18,8 +18,13 @@ build: ## build bin/meshpack
 tools: ## install the Debian packages and client CLIs the tests use
 	bash hack/test-setup.sh
 
-test: tools ## run every test with the real tools (CI runs this)
+test: tools ## run every test with the real tools, then each fuzz target briefly (CI runs this)
 	MESHPACK_REQUIRE_TOOLS=1 $(GO) test -timeout 30m ./...
+	GO=$(GO) FUZZTIME=200x bash hack/fuzz.sh
+
+FUZZTIME ?= 10s
+fuzz: ## run every fuzz target for FUZZTIME each: make fuzz FUZZTIME=1m
+	GO=$(GO) FUZZTIME=$(FUZZTIME) bash hack/fuzz.sh
 
 test-short: ## unit tests only, no tool installation
 	$(GO) test -short ./...

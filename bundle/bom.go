@@ -3,10 +3,14 @@ package bundle
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/opencontainers/go-digest"
 )
 
-// BOMSchemaVersion is the schema version of meshpack/bom.json written by this package.
-const BOMSchemaVersion = 1
+// BOMSchemaVersion is the schema version of meshpack/bom.json written by this
+// package. Version 2 added Files, so that the BOM signature covers every
+// byte of the bundle; version 1 bundles are refused.
+const BOMSchemaVersion = 2
 
 // Well-known entry names inside a bundle.
 const (
@@ -16,6 +20,10 @@ const (
 	BOMSigName    = "meshpack/bom.json.sig"
 	LockName      = "meshpack/lock.yaml"
 )
+
+// OCILayoutJSON is the content of the oci-layout entry (written by AddFile
+// when the caller does not add it first), for the caller's BOM.Files.
+const OCILayoutJSON = `{"imageLayoutVersion":"1.0.0"}`
 
 // Artifact kinds recorded in a BOM.
 const (
@@ -53,6 +61,24 @@ type BOM struct {
 	Artifacts []Artifact `json:"artifacts"`
 	// Blobs is every blob in blobs/sha256, each once, in bundle order.
 	Blobs []Blob `json:"blobs"`
+	// Files is every other regular file of the bundle but the BOM and its
+	// signature: oci-layout, index.json, meshpack/lock.yaml and any other
+	// meshpack/* file, with its sha256. With Blobs it makes the BOM (and so
+	// its signature) cover every entry: Verify refuses any file it does not
+	// list or whose bytes differ.
+	Files []MetadataFile `json:"files"`
+}
+
+// MetadataFile is one metadata file of a bundle, as listed in BOM.Files.
+type MetadataFile struct {
+	Name   string `json:"name"`
+	Digest string `json:"digest"`
+	Size   int64  `json:"size"`
+}
+
+// MetadataOf returns the BOM record of the metadata file name holding data.
+func MetadataOf(name string, data []byte) MetadataFile {
+	return MetadataFile{Name: name, Digest: digest.FromBytes(data).String(), Size: int64(len(data))}
 }
 
 // Tool identifies the program that wrote a bundle.

@@ -66,8 +66,44 @@
 // A reader finds the footer at the end of the file, reads the seek table and
 // the TOC, and decompresses only the frames of the entry it needs; raw
 // frames are copied. When the footer or TOC is missing or inconsistent (for
-// example after `zstd -d | zstd`), Reader falls back to a sequential scan:
-// slow, but the bundle can still be read and verified.
+// example after `zstd -d | zstd`), Open refuses the bundle as damaged
+// (ErrNotSeekable); with ReaderOptions.AllowRescan it reads it through a
+// sequential scan instead: slow, but the bundle can still be verified.
+//
+// # What a valid bundle is
+//
+// A bundle is valid, and Verify passes, only when all of this holds; Verify
+// proves it in one pass over the tar headers, padding and frame boundaries
+// while it hashes every blob, before anything in the bundle is trusted:
+//
+//   - The seek table's frames cover the file up to the seek table exactly;
+//     every frame but the TOC frame decodes to at least one byte (an empty
+//     entry could hide a frame that plain zstd would decode), and the TOC
+//     frame is the last. No entry's frames expand more than 1000× beyond
+//     64 MiB (a decompression bomb).
+//   - The TOC lists the entries contiguously from offset 0. At every entry
+//     the tar stream holds exactly one header for it: ustar, or pax with
+//     only "path" and "size" records; type regular file or directory (no
+//     links, devices, FIFOs, GNU extensions); mode 0644 for files, 0755 for
+//     directories; uid and gid 0 without names; the name, size and data
+//     offset the TOC says. The data is followed by zero padding to the next
+//     512-byte block, and the last entry by a tar trailer of zero blocks
+//     (at most 10 KiB) and nothing else.
+//   - Entries are the ones listed under "Tar stream", in that order, each
+//     once. The BOM lists every blob (Blobs) and every other regular file
+//     but itself and its signature (Files: oci-layout, index.json,
+//     meshpack/lock.yaml, other meshpack/* files) with its sha256, and each
+//     of them hashes to what the BOM records. So the BOM signature covers
+//     every byte that `tar -x` extracts, index.json annotations included.
+//   - index.json and the BOM artifacts name the same manifests, and every
+//     manifest reachable from index.json parses and its blobs are present
+//     (except, in an incremental bundle, those expected in its base).
+//
+// Consequently `tar --zstd -xf` of a bundle that verifies yields exactly the
+// files the BOM lists. Limits checked before parsing keep hostile input
+// bounded: at most 2^20 frames, a TOC frame of at most 16 MiB holding at most
+// 32 MiB (and 512 bytes per frame) of JSON, metadata files of at most
+// 16 MiB, manifests of at most 4 MiB, frames of at most 64 MiB.
 //
 // # Split parts
 //

@@ -91,6 +91,7 @@ func ExampleCreate() {
 		SchemaVersion: bundle.BOMSchemaVersion,
 		Artifacts:     []bundle.Artifact{{Kind: bundle.KindImage, Repository: "example/app", Tag: "1.0", Digest: mDesc.Digest.String(), MediaType: mDesc.MediaType, Size: mDesc.Size}},
 		Blobs:         []bundle.Blob{{Digest: cfgDesc.Digest.String(), Size: cfgDesc.Size}, {Digest: mDesc.Digest.String(), Size: mDesc.Size}},
+		Files:         []bundle.MetadataFile{bundle.MetadataOf(bundle.OCILayoutName, []byte(bundle.OCILayoutJSON)), bundle.MetadataOf(bundle.IndexName, index)},
 	})
 	for _, step := range []error{
 		w.AddFile(bundle.IndexName, index),
@@ -127,6 +128,7 @@ func ExampleCreate() {
 	// resolved: true
 	// layout true
 	// order true
+	// structure true
 	// bom true
 	// index true
 	// graph true

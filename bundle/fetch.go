@@ -53,6 +53,9 @@ func (r *Reader) decompress(i int, comp []byte, fb *frameBuf) ([]byte, error) {
 		fb.out = make([]byte, f.dSize)
 	}
 	data, err := r.dec.DecodeAll(comp, fb.out[:0:f.dSize])
+	if errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+		err = fmt.Errorf("frame would expand beyond the %d bytes the seek table allows (a decompression bomb?): %w", f.dSize, err)
+	}
 	if err == nil && int64(len(data)) != f.dSize {
 		err = fmt.Errorf("decoded %d bytes, seek table says %d", len(data), f.dSize)
 	}

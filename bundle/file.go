@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,7 +117,7 @@ func removeStale(base string, n int) {
 			os.Remove(p)
 		}
 	}
-	if st, err := os.Stat(base); err == nil && st.Mode().IsRegular() {
+	if st, err := os.Lstat(base); err == nil && st.Mode().IsRegular() {
 		os.Remove(base)
 	}
 }
@@ -177,7 +178,7 @@ func (p *partWriter) open() error {
 	if i >= maxParts {
 		return fmt.Errorf("more than %d parts; use a larger split size", maxParts)
 	}
-	f, err := os.OpenFile(p.partialName(i), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	f, err := createNew(p.partialName(i))
 	if err != nil {
 		return err
 	}
@@ -248,8 +249,19 @@ func (p *partWriter) Write(b []byte) (int, error) {
 	return total, nil
 }
 
+// createNew creates the temporary file path for writing, first removing
+// whatever an earlier run left there. It never writes through a symbolic
+// link or into a FIFO or device planted under that name: O_EXCL fails on
+// anything that still exists.
+func createNew(path string) (*os.File, error) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	return os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+}
+
 func writeSynced(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	f, err := createNew(path)
 	if err != nil {
 		return err
 	}

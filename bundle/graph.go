@@ -16,6 +16,9 @@ const (
 	dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
 	dockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
 	maxManifestSize    = 4 << 20
+	// maxLabels bounds the artifacts a report names per digest, so that a
+	// digest shared by many artifacts costs linear time.
+	maxLabels = 8
 )
 
 func isManifestType(mt string) bool {
@@ -50,22 +53,31 @@ func artifactLabel(a Artifact) string {
 // name annotation, else its digest.
 func rootLabels(idx ocispec.Index, bom *BOM) []string {
 	labels := make([]string, len(idx.Manifests))
+	byDigest := artifactsByDigest(bom)
 	for i, m := range idx.Manifests {
 		labels[i] = m.Digest.String()
 		if ref := m.Annotations[ocispec.AnnotationRefName]; ref != "" {
 			labels[i] = ref
 		}
-		if bom == nil {
-			continue
-		}
-		for _, a := range bom.Artifacts {
-			if a.Digest == m.Digest.String() {
-				labels[i] = artifactLabel(a)
-				break
-			}
+		if a := byDigest[m.Digest.String()]; a != nil {
+			labels[i] = artifactLabel(*a)
 		}
 	}
 	return labels
+}
+
+// artifactsByDigest maps each digest to its first BOM artifact.
+func artifactsByDigest(bom *BOM) map[string]*Artifact {
+	m := make(map[string]*Artifact)
+	if bom == nil {
+		return m
+	}
+	for i := range bom.Artifacts {
+		if _, dup := m[bom.Artifacts[i].Digest]; !dup {
+			m[bom.Artifacts[i].Digest] = &bom.Artifacts[i]
+		}
+	}
+	return m
 }
 
 // walkGraph follows every manifest and index reachable from index.json. It
@@ -90,7 +102,7 @@ func walkGraph(ctx context.Context, r *Reader, bom *BOM, c *Check) map[digest.Di
 		it := queue[0]
 		queue = queue[1:]
 		d := it.desc.Digest
-		if !slices.Contains(refs[d], it.label) {
+		if len(refs[d]) < maxLabels && !slices.Contains(refs[d], it.label) {
 			refs[d] = append(refs[d], it.label)
 		}
 		if seen[d] {
@@ -120,7 +132,9 @@ func walkGraph(ctx context.Context, r *Reader, bom *BOM, c *Check) map[digest.Di
 			children = append(children, *node.Config)
 		}
 		for _, ch := range children {
-			queue = append(queue, item{ch, it.label})
+			if !seen[ch.Digest] || len(refs[ch.Digest]) < maxLabels {
+				queue = append(queue, item{ch, it.label})
+			}
 		}
 	}
 	c.Summary = fmt.Sprintf("%d manifests and indexes, %d referenced digests, %d absent", manifests, len(seen), missing)

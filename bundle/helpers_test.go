@@ -142,10 +142,17 @@ func withRef(d ocispec.Descriptor, ref string) ocispec.Descriptor {
 func (fx *fixture) write(t testing.TB, w *Writer) {
 	t.Helper()
 	ctx := context.Background()
+	index, err := json.Marshal(fx.index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fx.bom.Files == nil {
+		fx.bom.Files = []MetadataFile{MetadataOf(OCILayoutName, []byte(OCILayoutJSON)), MetadataOf(IndexName, index), MetadataOf(LockName, fx.lock)}
+	}
 	for _, f := range []struct {
 		name string
 		v    any
-	}{{IndexName, fx.index}, {BOMName, fx.bom}} {
+	}{{IndexName, json.RawMessage(index)}, {BOMName, fx.bom}} {
 		b, err := json.Marshal(f.v)
 		if err != nil {
 			t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // maxParts bounds the number of split parts: three-digit suffixes keep
@@ -24,14 +25,15 @@ func partName(base string, i int) string { return fmt.Sprintf("%s.%03d", base, i
 // parts (see the package documentation).
 func SumsName(base string) string { return base + ".sha256" }
 
-// partIndex returns the part number of a NAME.NNN path and its base name.
+// partIndex returns the part number of a NAME.NNN path (NNN three ASCII
+// digits) and its base name.
 func partIndex(path string) (string, int, bool) {
 	ext := filepath.Ext(path)
-	if len(ext) != 4 {
+	if len(ext) != 4 || strings.Trim(ext[1:], "0123456789") != "" {
 		return "", 0, false
 	}
 	n, err := strconv.Atoi(ext[1:])
-	if err != nil || n < 0 {
+	if err != nil {
 		return "", 0, false
 	}
 	return strings.TrimSuffix(path, ext), n, true
@@ -55,19 +57,10 @@ func SplitBase(path string) (string, bool) {
 // Open opens a bundle file: a single file, the first part NAME.000 of a
 // split bundle, or the base name NAME when only its parts exist. Parts are
 // read as one file; a missing or short part is reported as a *PartError
-// wrapping ErrMissingPart that names the part file.
+// wrapping ErrMissingPart that names the part file. A bundle without a
+// usable seek table or TOC is refused (ErrNotSeekable); see OpenWith.
 func Open(path string) (*Reader, error) {
-	ra, size, closer, err := openFiles(path)
-	if err != nil {
-		return nil, err
-	}
-	r, err := NewReader(ra, size)
-	if err != nil {
-		closer.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	r.closer = closer
-	return r, nil
+	return OpenWith(path, ReaderOptions{})
 }
 
 func openFiles(path string) (io.ReaderAt, int64, io.Closer, error) {
@@ -80,11 +73,11 @@ func openFiles(path string) (io.ReaderAt, int64, io.Closer, error) {
 			}
 			return openParts(base)
 		}
-		f, err := os.Open(path)
+		f, fst, err := openRegular(path, true)
 		if err != nil {
-			return nil, 0, nil, err
+			return nil, 0, nil, fmt.Errorf("open %s: %w", path, err)
 		}
-		return f, st.Size(), f, nil
+		return f, fst.Size(), f, nil
 	case err == nil:
 		return nil, 0, nil, fmt.Errorf("open %s: not a regular file", path)
 	case errors.Is(err, fs.ErrNotExist):
@@ -101,9 +94,12 @@ func partFiles(base string) ([]string, []int64, error) {
 	var names []string
 	var sizes []int64
 	for i := 0; i < maxParts; i++ {
-		st, err := os.Stat(partName(base, i))
+		st, err := os.Lstat(partName(base, i))
 		if err != nil {
 			break
+		}
+		if err := regularMode(st.Mode()); err != nil {
+			return nil, nil, &PartError{File: partName(base, i), Err: err}
 		}
 		names = append(names, partName(base, i))
 		sizes = append(sizes, st.Size())
@@ -116,7 +112,7 @@ func partFiles(base string) ([]string, []int64, error) {
 		sort.Strings(later)
 		return nil, nil, &PartError{File: missing, Err: fmt.Errorf("%w: %s exists after it", ErrMissingPart, filepath.Base(later[len(later)-1]))}
 	}
-	if listed, err := readSums(SumsName(base)); err == nil {
+	if listed, err := readSetSums(base); err == nil {
 		for _, l := range listed {
 			if _, n, ok := partIndex(l.name); ok && n >= len(names) {
 				return nil, nil, &PartError{File: missing, Err: fmt.Errorf("%w: %s lists %s", ErrMissingPart, filepath.Base(SumsName(base)), l.name)}
@@ -139,7 +135,11 @@ func openParts(base string) (io.ReaderAt, int64, io.Closer, error) {
 	}
 	m := &multiReaderAt{}
 	for i, name := range names {
-		f, err := os.Open(name)
+		f, st, err := openRegular(name, false)
+		if err == nil && st.Size() != sizes[i] {
+			f.Close()
+			err = fmt.Errorf("%w: changed size from %d to %d bytes while being opened", ErrMissingPart, sizes[i], st.Size())
+		}
 		if err != nil {
 			m.Close()
 			return nil, 0, nil, &PartError{File: name, Err: err}
@@ -149,6 +149,78 @@ func openParts(base string) (io.ReaderAt, int64, io.Closer, error) {
 		m.size += sizes[i]
 	}
 	return m, m.size, m, nil
+}
+
+// errNotRegular is the cause when a part or checksum listing is a symbolic
+// link, FIFO, device, socket or directory: reading one could leave the set,
+// block forever or never end.
+var errNotRegular = errors.New("not a regular file")
+
+// openRegular opens name for reading. A FIFO, device, socket or directory is
+// refused without blocking on it; so is a symbolic link unless follow is set
+// (for a path the user named). Errors do not repeat name.
+func openRegular(name string, follow bool) (*os.File, fs.FileInfo, error) {
+	stat, flags := os.Lstat, openPartFlags
+	if follow {
+		stat, flags = os.Stat, openFollowFlags
+	}
+	st, err := stat(name)
+	if err != nil {
+		return nil, nil, bareErr(err)
+	}
+	if err := regularMode(st.Mode()); err != nil {
+		return nil, nil, err
+	}
+	f, err := os.OpenFile(name, os.O_RDONLY|flags, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, nil, regularMode(fs.ModeSymlink)
+	}
+	if err != nil {
+		return nil, nil, bareErr(err)
+	}
+	fst, err := f.Stat()
+	if err == nil {
+		err = regularMode(fst.Mode())
+	}
+	if err == nil && !os.SameFile(st, fst) {
+		err = errors.New("replaced while being opened")
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, bareErr(err)
+	}
+	return f, fst, nil
+}
+
+// regularMode returns nil for a regular file and an error wrapping
+// errNotRegular that says what else it is.
+func regularMode(m fs.FileMode) error {
+	kind := "a special file"
+	switch {
+	case m.IsRegular():
+		return nil
+	case m&fs.ModeSymlink != 0:
+		kind = "a symbolic link (parts are not read through links)"
+	case m&fs.ModeNamedPipe != 0:
+		kind = "a named pipe"
+	case m&fs.ModeDevice != 0:
+		kind = "a device"
+	case m.IsDir():
+		kind = "a directory"
+	case m&fs.ModeSocket != 0:
+		kind = "a socket"
+	}
+	return fmt.Errorf("%w: it is %s", errNotRegular, kind)
+}
+
+// bareErr drops the operation and path of an *fs.PathError, which the
+// caller's *PartError names already.
+func bareErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // multiReaderAt joins part files into one io.ReaderAt.

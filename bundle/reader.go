@@ -52,23 +52,46 @@ var (
 // When ra ends with the checksum frame of a split bundle's NAME.sha256 (as
 // after `cat NAME.* > NAME`), the bundle is the part before that frame and
 // Stats reports its size without the frame.
+//
+// A bundle without a usable seek table or TOC is refused with an error
+// matching ErrNotSeekable; NewReaderWith with AllowRescan reads it through
+// a sequential scan instead.
 func NewReader(ra io.ReaderAt, size int64) (*Reader, error) {
+	return NewReaderWith(ra, size, ReaderOptions{})
+}
+
+// ReaderOptions configure NewReaderWith and OpenWith. The zero value is
+// what NewReader and Open use.
+type ReaderOptions struct {
+	// AllowRescan reads a bundle whose seek table or TOC is missing or
+	// damaged (for example one re-compressed with plain zstd) by decoding
+	// it sequentially: at open, and again for every blob read out of order.
+	// Without it such a bundle is refused as damaged.
+	AllowRescan bool
+}
+
+// ErrNotSeekable means the bundle has no usable seek table or TOC, so it
+// could only be read by a slow sequential scan that was not allowed.
+var ErrNotSeekable = errors.New("no usable seek table and TOC")
+
+// NewReaderWith is NewReader with options.
+func NewReaderWith(ra io.ReaderAt, size int64, opts ReaderOptions) (*Reader, error) {
 	dec, err := zstd.NewReader(nil,
 		zstd.WithDecoderConcurrency(4),
-		zstd.WithDecoderMaxMemory(4*maxTOCFrame),
+		zstd.WithDecoderMaxMemory(max(maxTOCJSON, maxFrameContent)),
 		zstd.WithDecodeAllCapLimit(true))
 	if err != nil {
 		return nil, fmt.Errorf("create zstd decoder: %w", err)
 	}
 	r := &Reader{ra: ra, size: size, dec: dec}
-	if err := r.load(); err != nil {
+	if err := r.load(opts); err != nil {
 		dec.Close()
 		return nil, err
 	}
 	return r, nil
 }
 
-func (r *Reader) load() error {
+func (r *Reader) load(opts ReaderOptions) error {
 	frames, _, err := readSeekTable(r.ra, r.size)
 	if errors.Is(err, errNoSeekTable) {
 		// `cat NAME.*` of a split bundle appends NAME.sha256, a skippable
@@ -96,6 +119,9 @@ func (r *Reader) load() error {
 			return err
 		}
 		r.why = err.Error()
+		if !opts.AllowRescan {
+			return fmt.Errorf("the bundle is damaged or was re-compressed: %w (%s); nothing was trusted. Re-copy it from the original, or allow a slow sequential scan: %w", ErrNotSeekable, r.why, ErrInvalidBundle)
+		}
 		if err := r.scanTOC(); err != nil {
 			return err
 		}
@@ -239,8 +265,12 @@ func (r *Reader) BOM() (*BOM, error) {
 			r.bomErr = fmt.Errorf("%w: parse %s: %w", ErrInvalidBundle, BOMName, err)
 			return
 		}
-		if bom.SchemaVersion != BOMSchemaVersion {
-			r.bomErr = fmt.Errorf("%s: schemaVersion %d is not supported (want %d); use a matching meshpack", BOMName, bom.SchemaVersion, BOMSchemaVersion)
+		switch {
+		case bom.SchemaVersion == 1:
+			r.bomErr = fmt.Errorf("%s: schemaVersion 1 (an older meshpack) does not sign %s and meshpack/* files, so this bundle cannot be proven unchanged; re-create it with this meshpack: %w", BOMName, IndexName, ErrInvalidBundle)
+			return
+		case bom.SchemaVersion != BOMSchemaVersion:
+			r.bomErr = fmt.Errorf("%s: schemaVersion %d is not supported (want %d); use a matching meshpack: %w", BOMName, bom.SchemaVersion, BOMSchemaVersion, ErrInvalidBundle)
 			return
 		}
 		r.bom = &bom
@@ -248,9 +278,19 @@ func (r *Reader) BOM() (*BOM, error) {
 	return r.bom, r.bomErr
 }
 
+// isBlobName reports whether name is blobs/sha256/ and 64 lowercase hex
+// digits. It runs for every entry, so it does not use go-digest's regexp.
 func isBlobName(name string) bool {
 	hex, ok := strings.CutPrefix(name, "blobs/sha256/")
-	return ok && digest.NewDigestFromEncoded(digest.SHA256, hex).Validate() == nil
+	if !ok || len(hex) != 64 {
+		return false
+	}
+	for i := 0; i < len(hex); i++ {
+		if c := hex[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func blobName(d digest.Digest) string { return "blobs/" + d.Algorithm().String() + "/" + d.Encoded() }

@@ -10,12 +10,15 @@ import (
 // Check names used in a Report.
 const (
 	CheckLayout = "layout" // oci-layout and index.json parse
-	CheckOrder  = "order"  // metadata before blobs, each entry once, directories first
-	CheckBOM    = "bom"    // the BOM blob list equals the blobs in the bundle
-	CheckIndex  = "index"  // index.json entries and BOM artifacts match
-	CheckGraph  = "graph"  // manifests parse and every referenced blob is present
-	CheckBlobs  = "blobs"  // every blob hashes to its name and size
-	CheckParts  = "parts"  // split parts match NAME.sha256
+	// CheckStructure: every tar header, padding and the trailer are exactly
+	// what the TOC says, and the BOM lists every metadata file's sha256.
+	CheckStructure = "structure"
+	CheckOrder     = "order" // metadata before blobs, each entry once, directories first
+	CheckBOM       = "bom"   // the BOM blob list equals the blobs in the bundle
+	CheckIndex     = "index" // index.json entries and BOM artifacts match
+	CheckGraph     = "graph" // manifests parse and every referenced blob is present
+	CheckBlobs     = "blobs" // every blob hashes to its name and size
+	CheckParts     = "parts" // split parts match NAME.sha256
 )
 
 // maxProblemsKept bounds the problems a Check keeps; Count has them all.
@@ -124,8 +127,11 @@ func (r *Report) err(subject string) error {
 	return fmt.Errorf("%s: %d problem(s), first: %w", subject, n, r.First())
 }
 
-// add records a problem.
+// add records a problem; nil is no problem.
 func (c *Check) add(p *Problem) {
+	if p == nil {
+		return
+	}
 	p.Check = c.Name
 	c.OK = false
 	c.Count++

@@ -281,6 +281,9 @@ func TestOrasCopyFromReader(t *testing.T) {
 	if err := w.AddFile(BOMName, bom); err != nil {
 		t.Fatal(err)
 	}
+	if err := w.AddFile(LockName, fx.lock); err != nil {
+		t.Fatal(err)
+	}
 	copyGraph(t, r, w, fx)
 	if err := w.Close(); err != nil {
 		t.Fatal(err)

@@ -7,12 +7,18 @@ import (
 	"sort"
 )
 
-// Limits that keep a hostile file from making the reader allocate much.
+// Limits that keep a hostile file from making the reader allocate much. They
+// are checked before anything is parsed; each is far above what a real
+// bundle needs (a 500 GiB bundle has about 130,000 frames and a TOC of about
+// 20 MiB of JSON per million entries).
 const (
-	maxFrameContent = 64 << 20 // decompressed bytes in one frame
-	maxSeekTable    = 64 << 20 // bytes of seek table
-	maxTOCFrame     = 64 << 20 // bytes of TOC frame payload
-	seekEntryLen    = 12       // with checksums, as this package writes
+	maxFrameContent = 64 << 20                                    // decompressed bytes in one frame
+	maxFrames       = 1 << 20                                     // frames in the seek table
+	maxSeekTable    = 8 + maxFrames*seekEntryLen + seekFooterSize // bytes of seek table frame
+	maxTOCFrame     = 16 << 20                                    // bytes of TOC frame payload as stored
+	maxTOCJSON      = 32 << 20                                    // bytes of TOC JSON
+	maxTOCPerFrame  = 512                                         // TOC JSON bytes per frame (an entry starts a frame)
+	seekEntryLen    = 12                                          // with checksums, as this package writes
 )
 
 // errNoSeekTable means the file does not end in a seekable-format footer.

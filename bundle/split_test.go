@@ -159,13 +159,14 @@ func TestSplitPartProblems(t *testing.T) {
 		damage   func(base string) error
 		wantFile string // part file the error names
 		sums     bool   // VerifyParts must fail too
+		intact   bool   // the bundle bytes are unchanged: Open and Verify pass
 	}{
-		{"middle part missing", func(b string) error { return os.Remove(b + ".001") }, ".001", true},
+		{"middle part missing", func(b string) error { return os.Remove(b + ".001") }, ".001", true, false},
 		{"last part missing, listed in sha256", func(b string) error {
 			parts, _ := filepath.Glob(b + ".[0-9][0-9][0-9]")
 			return os.Remove(parts[len(parts)-1])
-		}, "", true},
-		{"middle part short", func(b string) error { return os.Truncate(b+".001", split-10) }, ".001", true},
+		}, "", true, false},
+		{"middle part short", func(b string) error { return os.Truncate(b+".001", split-10) }, ".001", true, false},
 		{"corrupt part", func(b string) error {
 			f, err := os.OpenFile(b+".002", os.O_WRONLY, 0)
 			if err != nil {
@@ -174,7 +175,11 @@ func TestSplitPartProblems(t *testing.T) {
 			defer f.Close()
 			_, err = f.WriteAt([]byte{0xff, 0xfe}, 100)
 			return err
-		}, "", true},
+		}, "", true, false},
+		{"checksum listing missing", func(b string) error { return os.Remove(SumsName(b)) }, "", true, true},
+		{"checksum listing lists a file outside the set", func(b string) error {
+			return os.WriteFile(SumsName(b), []byte(strings.Repeat("0", 64)+"  ../../etc/hostname\n"), 0o644)
+		}, "", true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -192,7 +197,7 @@ func TestSplitPartProblems(t *testing.T) {
 			} else if err == nil {
 				_, verr := Verify(context.Background(), r, VerifyOptions{})
 				r.Close()
-				if verr == nil && !strings.Contains(tt.name, "corrupt") {
+				if verr == nil && !tt.intact && !strings.Contains(tt.name, "corrupt") {
 					t.Errorf("Open and Verify succeeded on a damaged split bundle")
 				}
 			}
@@ -264,6 +269,9 @@ func TestSplitBase(t *testing.T) {
 		{splitBase + ".000", splitBase, true},
 		{splitBase + ".001", splitBase, true},
 		{filepath.Join(dir, "missing.tar.zst"), "", false},
+		{splitBase + ".+01", "", false},
+		{splitBase + ".-01", "", false},
+		{splitBase + ".0001", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(filepath.Base(tt.path), func(t *testing.T) {

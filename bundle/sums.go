@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"strings"
 )
@@ -39,36 +39,93 @@ func sumsFile(names, sums []string) []byte {
 
 // readSums reads the checksum listing at path: the skippable frame Create
 // writes, or a plain sha256sum listing ("<hex>  <name>" or "<hex> *<name>"
-// lines) from an older meshpack or written by hand.
+// lines) from an older meshpack or written by hand. The file must be a
+// regular file (not a link, FIFO or device) of at most maxSums+8 bytes.
+// Errors are *PartError naming path; a missing file wraps ErrMissingPart.
+// readSetSums also checks the names.
 func readSums(path string) ([]sumLine, error) {
-	f, err := os.Open(path)
+	lines, err := readSumsFile(path)
+	if err != nil {
+		return nil, &PartError{File: path, Err: err}
+	}
+	return lines, nil
+}
+
+// readSetSums reads NAME.sha256 of the split set base with readSums and
+// checks that it lists only parts of the set (see checkSumNames).
+func readSetSums(base string) ([]sumLine, error) {
+	lines, err := readSums(SumsName(base))
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSumNames(lines, base); err != nil {
+		return nil, &PartError{File: SumsName(base), Err: err}
+	}
+	return lines, nil
+}
+
+func readSumsFile(path string) ([]sumLine, error) {
+	f, st, err := openRegular(path, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: this split set has no checksum listing, so its parts cannot be checked (copy %s along with them)", ErrMissingPart, filepath.Base(path))
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	if st.Size() > maxSums+8 {
+		return nil, fmt.Errorf("%d bytes, larger than %d: not the checksum listing of a split bundle", st.Size(), maxSums+8)
+	}
 	b, err := io.ReadAll(io.LimitReader(f, maxSums+9))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, fmt.Errorf("read: %w", bareErr(err))
 	}
 	if len(b) > maxSums+8 {
-		return nil, fmt.Errorf("%s: larger than %d bytes; not the checksum listing of a split bundle", path, maxSums+8)
+		return nil, fmt.Errorf("larger than %d bytes: not the checksum listing of a split bundle", maxSums+8)
 	}
 	le := binary.LittleEndian
 	if len(b) >= 4 && le.Uint32(b) == sumsMagic {
 		if len(b) < 8 || int64(le.Uint32(b[4:])) != int64(len(b)-8) {
-			return nil, fmt.Errorf("%s: checksum frame length does not match the %d-byte file (truncated copy?)", path, len(b))
+			return nil, fmt.Errorf("checksum frame length does not match the %d-byte file (truncated copy?)", len(b))
 		}
 		lines, err := sumsPayload(b[8:])
 		if err != nil {
-			return nil, fmt.Errorf("%s: checksum frame: %w", path, err)
+			return nil, fmt.Errorf("checksum frame: %w", err)
 		}
 		return lines, nil
 	}
-	lines, err := parseSums(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	return parseSums(b)
+}
+
+// checkSumNames checks that a listing names only parts of the split set
+// base, each once: plain names NAME.000 … NAME.999 in its directory, never
+// a path (a separator, "..", an absolute name) or another file, since
+// VerifyParts opens every name listed.
+func checkSumNames(lines []sumLine, base string) error {
+	if len(lines) > maxParts {
+		return fmt.Errorf("lists %d files; a split bundle has at most %d parts", len(lines), maxParts)
 	}
-	return lines, nil
+	seen := make(map[string]bool, len(lines))
+	for _, l := range lines {
+		if !isPartName(l.name, base) {
+			return fmt.Errorf("lists %q, which is not a part of this split set: want a plain name %s.NNN (three digits) in the same directory", l.name, filepath.Base(base))
+		}
+		if seen[l.name] {
+			return fmt.Errorf("lists %q twice", l.name)
+		}
+		seen[l.name] = true
+	}
+	return nil
+}
+
+// isPartName reports whether name is the file name (not a path) of a part
+// of the split set base: the base name of base, a dot and three digits.
+func isPartName(name, base string) bool {
+	if strings.ContainsRune(name, '/') || strings.ContainsRune(name, filepath.Separator) || filepath.IsAbs(name) {
+		return false
+	}
+	b, n, ok := partIndex(name)
+	return ok && n < maxParts && b == filepath.Base(base) && name == partName(b, n)
 }
 
 // sumsPayload parses the payload of a checksum frame: "\n" and one or more

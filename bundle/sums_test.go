@@ -3,6 +3,7 @@ package bundle
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,17 +45,29 @@ func TestReadSums(t *testing.T) {
 		{"plain text with one space", []byte(sumA + " m.000\n"), nil, "line 1"},
 		{"plain text, short digest", []byte("abc  m.000\n"), nil, "line 1"},
 		{"too large", bytes.Repeat([]byte("\n"), maxSums+9), nil, "larger than"},
+		{"parent traversal", []byte(sumA + "  ../../etc/hostname\n"), nil, "not a part of this split set"},
+		{"absolute path", []byte(sumA + "  /etc/hostname\n"), nil, "not a part of this split set"},
+		{"subdirectory", []byte(sumA + "  sub/m.000\n"), nil, "not a part of this split set"},
+		{"part name then traversal", []byte(sumA + "  m.000/../x\n"), nil, "not a part of this split set"},
+		{"another set's part", []byte(sumA + "  other.000\n"), nil, "not a part of this split set"},
+		{"not three digits", []byte(sumA + "  m.0001\n"), nil, "not a part of this split set"},
+		{"signed suffix", []byte(sumA + "  m.+01\n"), nil, "not a part of this split set"},
+		{"the listing itself", []byte(sumA + "  m.sha256\n"), nil, "not a part of this split set"},
+		{"in a frame", sumsFrame(len("\n"+sumA+"  ../m.000\n"), "\n"+sumA+"  ../m.000\n"), nil, "not a part of this split set"},
+		{"listed twice", []byte(sumA + "  m.000\n" + sumB + "  m.000\n"), nil, "twice"},
+		{"more than 1000 parts", manyParts(maxParts + 1), nil, "at most 1000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "m.sha256")
+			base := filepath.Join(t.TempDir(), "m")
+			path := SumsName(base)
 			if err := os.WriteFile(path, tt.data, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			got, err := readSums(path)
+			got, err := readSetSums(base)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), path) {
-					t.Errorf("readSums = %v, want an error naming %s and containing %q", err, path, tt.wantErr)
+					t.Errorf("readSetSums = %v, want an error naming %s and containing %q", err, path, tt.wantErr)
 				}
 				return
 			}
@@ -62,10 +75,20 @@ func TestReadSums(t *testing.T) {
 				t.Fatal(err)
 			}
 			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(sumLine{})); diff != "" {
-				t.Errorf("readSums (-want +got):\n%s", diff)
+				t.Errorf("readSetSums (-want +got):\n%s", diff)
 			}
 		})
 	}
+}
+
+// manyParts is a plain listing of n distinct parts of the set "m", some of
+// them beyond m.999.
+func manyParts(n int) []byte {
+	var b []byte
+	for i := range n {
+		b = fmt.Appendf(b, "%s  m.%03d\n", sumA, i)
+	}
+	return b
 }
 
 // TestSumsTrailer checks that a reader accepts a bundle followed by exactly

@@ -74,8 +74,10 @@ func readTOC(ra io.ReaderAt, f frameInfo, frames []frameInfo, dec *zstd.Decoder)
 	}
 	z := buf[8+len(tocPrefix):]
 	h, err := parseFrameHeader(z)
-	if err == nil && (h.contentSize < 0 || h.contentSize > 4*maxTOCFrame) {
-		err = fmt.Errorf("TOC content size %d is out of range", h.contentSize)
+	// Bound the JSON before decoding it: every entry starts a frame, so a
+	// TOC needs a few hundred bytes per frame at most.
+	if limit := min(maxTOCJSON, 1024+maxTOCPerFrame*int64(len(frames))); err == nil && (h.contentSize < 0 || h.contentSize > limit) {
+		err = fmt.Errorf("TOC declares %d bytes of JSON; at most %d are plausible for %d frames", h.contentSize, limit, len(frames))
 	}
 	if err != nil {
 		return t, formatErr(f.cOff, err, "decompress TOC")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -96,8 +97,9 @@ func TestStandardTools(t *testing.T) {
 }
 
 // TestRecompressedFallback re-compresses a bundle with plain zstd, which
-// drops the seek table and TOC: the reader falls back to a sequential scan
-// and still reads and verifies it.
+// drops the seek table and TOC: Open refuses it as damaged, and with
+// AllowRescan the reader falls back to a sequential scan and still reads and
+// verifies it.
 func TestRecompressedFallback(t *testing.T) {
 	requireTool(t, "zstd")
 	fx := newFixture(t)
@@ -106,7 +108,13 @@ func TestRecompressedFallback(t *testing.T) {
 	fx.writeFile(t, path, CreateOptions{})
 	plain := filepath.Join(dir, "plain.tar.zst")
 	run(t, "", "sh", "-c", `zstd -dc "$0" | zstd -q -19 -o "$1"`, path, plain)
-	r, err := Open(plain)
+	if r, err := Open(plain); !errors.Is(err, ErrNotSeekable) {
+		if r != nil {
+			r.Close()
+		}
+		t.Fatalf("Open(re-compressed) = %v, want ErrNotSeekable", err)
+	}
+	r, err := OpenWith(plain, ReaderOptions{AllowRescan: true})
 	if err != nil {
 		t.Fatal(err)
 	}

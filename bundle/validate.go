@@ -4,14 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"hash"
 	"io"
-	"os"
 	"path"
-	"path/filepath"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/klauspost/compress/zstd"
@@ -144,72 +139,5 @@ func (s *frameStream) Read(p []byte) (int, error) {
 	}
 	n := copy(p, s.cur)
 	s.cur = s.cur[n:]
-	return n, nil
-}
-
-// VerifyParts checks each part of the split bundle at path (NAME, NAME.000
-// or any part) against the NAME.sha256 listing, as `sha256sum -c` would, and
-// that no part is missing or unlisted. NAME.sha256 is the checksum frame
-// Create writes or a plain-text sha256sum listing.
-func VerifyParts(ctx context.Context, path string, opts VerifyOptions) (*Report, error) {
-	base := path
-	if b, _, ok := partIndex(path); ok {
-		base = b
-	}
-	c := newCheck(CheckParts)
-	rep := &Report{Checks: []*Check{c}}
-	listed, err := readSums(SumsName(base))
-	if err != nil {
-		return rep, fmt.Errorf("verify parts of %s: %w", base, err)
-	}
-	names, _, err := partFiles(base)
-	if err != nil {
-		p := &Problem{Entry: partName(base, 0), Offset: -1, Err: err}
-		var pe *PartError
-		if errors.As(err, &pe) {
-			p.Entry, p.Err = pe.File, pe.Err
-		}
-		c.add(p)
-	}
-	inList := make(map[string]bool)
-	for _, l := range listed {
-		inList[l.name] = true
-		if err := ctx.Err(); err != nil {
-			return rep, err
-		}
-		file := filepath.Join(filepath.Dir(base), l.name)
-		n, err := hashFile(file, l.sum)
-		emit(opts.Progress, Event{Kind: EventPartVerified, Name: file, Done: n, Total: n, Err: err})
-		if err != nil {
-			c.add(&Problem{Entry: file, Offset: -1, Err: err})
-		}
-		rep.Bytes += n
-	}
-	for _, name := range names {
-		if !inList[filepath.Base(name)] {
-			c.add(&Problem{Entry: name, Offset: -1, Err: fmt.Errorf("part is not listed in %s", filepath.Base(SumsName(base)))})
-		}
-	}
-	c.Summary = fmt.Sprintf("%d parts, %d bytes", len(listed), rep.Bytes)
-	return rep, rep.err("verify parts of " + base)
-}
-
-func hashFile(name, want string) (int64, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return 0, &PartError{File: name, Err: ErrMissingPart}
-		}
-		return 0, err
-	}
-	defer f.Close()
-	var h hash.Hash = sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return n, err
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != want {
-		return n, fmt.Errorf("sha256 is %s, %s lists %s: %w", got, filepath.Base(name), want, ErrDigestMismatch)
-	}
 	return n, nil
 }

@@ -53,6 +53,8 @@ func verify(ctx context.Context, r *Reader, opts VerifyOptions, hashBlobs bool) 
 	} else {
 		checkBOMBlobs(r, bom, bomCheck)
 	}
+	structure := newCheck(CheckStructure)
+	bombs := checkStructure(r, bom, structure)
 	index := newCheck(CheckIndex)
 	if bom != nil {
 		checkIndexBOM(r.Index(), bom, index)
@@ -61,9 +63,9 @@ func verify(ctx context.Context, r *Reader, opts VerifyOptions, hashBlobs bool) 
 	}
 	graph := newCheck(CheckGraph)
 	refs := walkGraph(ctx, r, bom, graph)
-	rep.Checks = []*Check{layout, order, bomCheck, index, graph}
+	rep.Checks = []*Check{layout, order, structure, bomCheck, index, graph}
 	if hashBlobs {
-		rep.Checks = append(rep.Checks, hashAll(ctx, r, refs, opts, rep))
+		rep.Checks = append(rep.Checks, hashAll(ctx, r, refs, bombs, opts, rep))
 	}
 	return rep
 }
@@ -167,15 +169,10 @@ func checkBOMBlobs(r *Reader, bom *BOM, c *Check) {
 func checkIndexBOM(idx ocispec.Index, bom *BOM, c *Check) {
 	inIndex := make(map[string]bool)
 	labels := rootLabels(idx, bom)
+	byDigest := artifactsByDigest(bom)
 	for i, m := range idx.Manifests {
 		inIndex[m.Digest.String()] = true
-		var found *Artifact
-		for j := range bom.Artifacts {
-			if bom.Artifacts[j].Digest == m.Digest.String() {
-				found = &bom.Artifacts[j]
-				break
-			}
-		}
+		found := byDigest[m.Digest.String()]
 		switch {
 		case found == nil:
 			c.add(&Problem{Digest: m.Digest, Offset: -1, Artifacts: []string{labels[i]}, Err: fmt.Errorf("%s entry has no BOM artifact", IndexName)})
@@ -193,11 +190,11 @@ func checkIndexBOM(idx ocispec.Index, bom *BOM, c *Check) {
 
 // hashAll hashes every blob with parallel workers and records failures in
 // bundle order.
-func hashAll(ctx context.Context, r *Reader, refs map[digest.Digest][]string, opts VerifyOptions, rep *Report) *Check {
+func hashAll(ctx context.Context, r *Reader, refs map[digest.Digest][]string, skip map[string]bool, opts VerifyOptions, rep *Report) *Check {
 	c := newCheck(CheckBlobs)
 	var blobs []Entry
 	for _, e := range r.entries {
-		if isBlobName(e.Name) {
+		if isBlobName(e.Name) && !skip[e.Name] {
 			blobs = append(blobs, e)
 		}
 	}
@@ -292,13 +289,16 @@ func hashSequential(r *Reader, blobs []Entry, progress func(Event)) []error {
 	return errs
 }
 
+// hashBlob reads blob entry e with its tar header and padding
+// (Reader.readEntry proves they are what the TOC says) and hashes its data.
 func hashBlob(ctx context.Context, r *Reader, e Entry, progress func(Event)) error {
 	desc := ocispec.Descriptor{Digest: digest.NewDigestFromEncoded(digest.SHA256, path.Base(e.Name)), Size: e.Size}
-	rc, err := r.Fetch(ctx, desc)
+	err := ctx.Err()
 	if err == nil {
-		pw := &progressWriter{ev: Event{Kind: EventBlobProgress, Name: e.Name, Descriptor: desc, Total: e.Size}, fn: progress}
-		_, err = io.Copy(pw, rc)
-		rc.Close()
+		err = r.readEntry(e, func(data io.Reader) error {
+			pw := &progressWriter{ev: Event{Kind: EventBlobProgress, Name: e.Name, Descriptor: desc, Total: e.Size}, fn: progress}
+			return checkBlobData(e, io.TeeReader(&ctxReader{ctx: ctx, r: data}, pw))
+		})
 	}
 	var fe *FormatError
 	if errors.As(err, &fe) {
@@ -318,4 +318,17 @@ func (p *progressWriter) Write(b []byte) (int, error) {
 	p.ev.Done += int64(len(b))
 	p.fn(p.ev)
 	return len(b), nil
+}
+
+// ctxReader stops a long read when ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

@@ -190,7 +190,7 @@ func (w *Writer) AddFile(name string, data []byte) error {
 		return err
 	}
 	if name != OCILayoutName && w.rank < 0 {
-		if err := w.addFile(OCILayoutName, []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
+		if err := w.addFile(OCILayoutName, []byte(OCILayoutJSON)); err != nil {
 			return err
 		}
 	}

@@ -147,7 +147,7 @@ declare -A CMD=(
   [oras]='for r in $IMAGES; do oras cp --from-plain-http --no-tty --to-oci-layout $REG/$r $L:$(tagof $r); done ; tar --zstd -cf out.tar.zst -C $L . ; sync'
   [crane]='crane pull --insecure --format oci --platform all $(for r in $IMAGES; do echo $REG/$r; done) $L ; tar --zstd -cf out.tar.zst -C $L . ; sync'
   [skopeo]='for r in $IMAGES; do skopeo copy -q --all --src-tls-verify=false docker://$REG/$r oci:$L:$(tagof $r); done ; tar --zstd -cf out.tar.zst -C $L . ; sync'
-  [verify]='meshpack bundle verify out.tar.zst'
+  [verify]='meshpack bundle verify --allow-unsigned out.tar.zst'
   [dd]='dd if=/dev/zero of=dd.out bs=4M count=$BYTES iflag=count_bytes conv=fdatasync ; sync'
   [read]='benchtool read -which first|last [-min-bytes 1048576] out.tar.zst ; tar --zstd -xOf out.tar.zst --occurrence=1 ./blobs/sha256/HEX >/dev/null'
   [signed]='COSIGN_PASSWORD=… meshpack bundle create --istio none $(for r in $IMAGES; do echo --image $r; done) $MIRRORS --key cosign.key --verify-upstream=off -o bundle.tar.zst'
@@ -409,7 +409,7 @@ create_after() {
   local size=$1 run
   for run in $(seq "$RUNS"); do
     cold
-    timed verify "$MESHPACK" bundle verify "$W/meshpack.tar.zst"
+    timed verify "$MESHPACK" bundle verify --allow-unsigned "$W/meshpack.tar.zst"
     rec verify "size=$size" "run=$run" "wall=$T_wall" "rss_kb=$T_rss_kb" "user=$T_user" "sys=$T_sys"
     log "$size: verify run $run: ${T_wall}s, peak RSS $((T_rss_kb / 1024)) MiB"
   done

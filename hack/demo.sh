@@ -55,6 +55,14 @@ run tar --zstd -tf "$WORK/joined.tar.zst" | sed -n "1,8p"; echo "   …"
 step "verify it offline: every blob, the BOM, every signature"
 run "$MESHPACK" bundle verify --key "$WORK/keys/cosign.pub" "$WORK/mesh.tar.zst.000"
 
+step "verification fails closed: without --key (or an explicit --allow-unsigned) nothing is trusted"
+printf '$ %s\n' "$MESHPACK bundle verify $WORK/mesh.tar.zst.000"
+if "$MESHPACK" bundle verify "$WORK/mesh.tar.zst.000" 2>"$WORK/nokey.err"; then
+  echo "verify without --key succeeded; it must refuse" >&2
+  exit 1
+fi
+cat "$WORK/nokey.err"
+
 step "inside the enclave: start the embedded registry and load the bundle"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$MESHPACK" registry serve --root "$WORK/registry" --addr "127.0.0.1:$PORT" >"$WORK/registry.log" 2>&1 &

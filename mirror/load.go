@@ -38,19 +38,27 @@ const DefaultChunkSize = 8 << 20
 // LoadOptions configures Load. The zero value verifies every blob digest
 // (and no signature), then pushes over HTTPS with docker config credentials,
 // DefaultLoadConcurrency uploads at a time, monolithic uploads with a
-// chunked fallback, repository paths kept, and no upload journal.
+// chunked fallback, repository paths kept, no upload journal, blobs of at
+// most DefaultMaxBlobSize and no total cap.
 type LoadOptions struct {
 	// Client talks to the registry (TLS, credentials, plain HTTP, retries of
-	// single requests); nil means client.New(client.Options{}).
+	// single requests, stall deadlines: client.Options.StallTimeout and
+	// ResponseTimeout); nil means client.New(client.Options{}). Load probes
+	// the registry once through it (GET /v2/) before any other work.
 	Client *client.Client
 	// Key verifies the BOM signature and the signature of every image before
 	// anything is pushed; nil checks blob digests only.
 	Key signing.Verifier
-	// InsecureSkipVerify pushes without verifying the bundle first. Blob
-	// digests are still checked while they stream (by the bundle reader and
-	// by the registry), but a bundle that is not what its signer made is
-	// loaded. Callers must warn loudly.
-	InsecureSkipVerify bool
+	// AllowUnsigned loads without a Key: blob digests and the bundle's
+	// structure are still verified, signatures are not (anyone could have
+	// built the bundle). Without Key, AllowUnsigned or SkipVerify, Load
+	// refuses with ErrNoKey before reading the bundle.
+	AllowUnsigned bool
+	// SkipVerify pushes without verifying the bundle first. Blob digests are
+	// still checked while they stream (by the bundle reader and by the
+	// registry), but a bundle that is not what its signer made is loaded.
+	// Callers must warn loudly.
+	SkipVerify bool
 	// Concurrency is how many blobs are uploaded at once; default
 	// DefaultLoadConcurrency.
 	Concurrency int
@@ -74,7 +82,18 @@ type LoadOptions struct {
 	// client's transport.
 	Retries int
 	// Backoff is the first pause before a retry; it doubles. Default 500ms.
+	// An attempt that stalls (client.ErrStalled) is tried once more without
+	// a pause; a second stall fails the load.
 	Backoff time.Duration
+	// MaxBlobSize refuses, before anything is pushed, a bundle with a blob
+	// larger than this (per the BOM's blob list and the manifests'
+	// descriptors). Zero means DefaultMaxBlobSize (64 GiB); negative means
+	// no cap.
+	MaxBlobSize int64
+	// MaxTotalSize, when positive, also refuses a bundle whose blobs
+	// together are larger. Zero means no total cap: the bundle's own size
+	// bounds it, and MaxBlobSize bounds each blob.
+	MaxTotalSize int64
 	// Logger receives progress lines; nil discards.
 	Logger *slog.Logger
 	// Progress, when set, receives load events; it must not block.
@@ -93,7 +112,8 @@ type LoadOptions struct {
 type LoadResult struct {
 	// Target is HOST[:PORT][/PREFIX] as given.
 	Target string `json:"target"`
-	// Verified says what was checked before pushing.
+	// Verified says what was checked before pushing: VerifiedSigned,
+	// VerifiedUnsigned or VerifiedSkipped.
 	Verified string `json:"verified"`
 	// BlobsPushed were uploaded, BlobsSkipped already present, BlobsMounted
 	// mounted from another repository of the target.
@@ -143,9 +163,20 @@ type LoadedArtifact struct {
 }
 
 // Load copies a bundle into the OCI registry at target, HOST[:PORT] or
-// HOST[:PORT]/PREFIX. Unless InsecureSkipVerify is set it first verifies the
-// bundle completely with Verify (every blob digest, with Key the BOM and
-// image signatures) and pushes nothing when that fails.
+// HOST[:PORT]/PREFIX (a target with credentials, user:pw@host, is refused
+// with ErrCredentialsInTarget and a message that does not repeat them).
+//
+// Before anything is pushed, in this order, Load checks every repository
+// path and tag against the OCI distribution-spec grammar (ErrInvalidName,
+// listing all that fail) and the BOM's blob sizes against MaxBlobSize and
+// MaxTotalSize (ErrTooLarge); probes the registry once with GET /v2/,
+// failing fast when it is unreachable or silent (within the client's stall
+// timeout), wants credentials and none are configured, or refuses them
+// (ErrUnauthorized); unless SkipVerify is set, verifies the bundle
+// completely with Verify (every blob digest, with Key the BOM and image
+// signatures); and plans the push, reading each manifest once and placing
+// each manifest and blob once per repository, with the caps applied again
+// to the manifests' descriptors.
 //
 // Blobs stream from the bundle's random-access reader straight into the
 // registry, Concurrency at a time, with no extraction and memory bounded by
@@ -158,7 +189,11 @@ type LoadedArtifact struct {
 // first, byte for byte (digests preserved), by digest and then by the tag
 // the BOM names; signatures go to their image's repository under
 // sha256-<hex>.sig, charts to PREFIX/charts/<name>:<version>, files to
-// PREFIX/files/<component>:<tag>.
+// PREFIX/files/<component>:<tag>. Every manifest and tag is confirmed by a
+// GET whose bytes must hash to the digest; a registry that says it has a
+// blob (HEAD) and then refuses a manifest for lacking it, or accepts a
+// manifest it does not serve back, fails the load with
+// ErrRegistryInconsistent instead of a success report.
 //
 // Re-running after any interruption completes the load and sends little
 // again: present blobs and manifests are skipped, and with StateDir set,
@@ -176,12 +211,19 @@ func Load(ctx context.Context, r *bundle.Reader, target string, opts LoadOptions
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", target, err)
 	}
-	if res.Verified, err = l.verify(ctx); err != nil {
-		res.VerifyDuration = time.Since(start)
+	if err := l.preflight(ctx, bom); err != nil {
 		return res, err
 	}
-	res.VerifyDuration = time.Since(start)
+	verifyStart := time.Now()
+	res.Verified, err = l.verify(ctx)
+	res.VerifyDuration = time.Since(verifyStart)
+	if err != nil {
+		return res, err
+	}
 	p, err := l.plan(ctx, bom)
+	if err == nil {
+		err = l.checkPlanSizes(p)
+	}
 	if err != nil {
 		return res, err
 	}
@@ -208,12 +250,17 @@ type loader struct {
 	// repos caches one repository client per path.
 	reposMu sync.Mutex
 	repos   map[string]*repoClient
+	// headSaid holds "path@digest" for every blob a HEAD said exists.
+	headSaid sync.Map
 }
 
 func newLoader(r *bundle.Reader, target string, opts LoadOptions) (*loader, error) {
 	t, err := parseTarget(target, opts.PathMode)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Key == nil && !opts.AllowUnsigned && !opts.SkipVerify {
+		return nil, fmt.Errorf("load refused, nothing was pushed: %w", ErrNoKey)
 	}
 	l := &loader{r: r, t: t, opts: opts, c: opts.Client, log: discard(opts.Logger), repos: map[string]*repoClient{}}
 	if l.c == nil {
@@ -245,11 +292,12 @@ func newLoader(r *bundle.Reader, target string, opts LoadOptions) (*loader, erro
 // verify runs the offline verification unless it is skipped, and says what
 // was checked.
 func (l *loader) verify(ctx context.Context) (string, error) {
-	if l.opts.InsecureSkipVerify {
-		l.log.Warn("bundle verification SKIPPED (insecure skip verify): loading without checking signatures or digests first")
-		return "skipped", nil
+	if l.opts.SkipVerify {
+		l.log.Warn("bundle verification SKIPPED: loading without checking signatures or digests first")
+		return VerifiedSkipped, nil
 	}
-	if _, err := Verify(ctx, l.r, VerifyOptions{Key: l.opts.Key, Progress: l.opts.VerifyProgress}); err != nil {
+	vo := VerifyOptions{Key: l.opts.Key, AllowUnsigned: l.opts.AllowUnsigned, Progress: l.opts.VerifyProgress}
+	if _, err := Verify(ctx, l.r, vo); err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()
 		}
@@ -259,9 +307,9 @@ func (l *loader) verify(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("load refused, nothing was pushed: %w", err)
 	}
 	if l.opts.Key == nil {
-		return "digests", nil
+		return VerifiedUnsigned, nil
 	}
-	return "digests+signatures", nil
+	return VerifiedSigned, nil
 }
 
 // run pushes every blob, then every manifest and tag.

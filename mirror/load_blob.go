@@ -5,13 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/registry/remote/errcode"
-
-	"github.com/lattice-mesh/meshpack/bundle"
 )
 
 // loadBlob makes one blob present in every repository that needs it: HEAD
@@ -20,11 +16,7 @@ func (l *loader) loadBlob(ctx context.Context, b *blobTask) error {
 	present := make([]bool, len(b.repos))
 	src := ""
 	for i, path := range b.repos {
-		rc, err := l.repoFor(path)
-		if err != nil {
-			return err
-		}
-		ok, err := rc.repo.Blobs().Exists(ctx, b.desc)
+		ok, err := l.blobExists(ctx, b, path)
 		if err != nil {
 			return l.blobErr(ctx, b, path, "check whether the registry has it", err)
 		}
@@ -84,17 +76,6 @@ func (l *loader) blobErr(ctx context.Context, b *blobTask, repo, op string, err 
 	return fmt.Errorf("blob %s (%d bytes, %s) into %s/%s: %s%w", b.desc.Digest, b.desc.Size, b.label, l.t.host, repo, op, hint(err))
 }
 
-// failure says how an upload attempt failed and what to do next.
-type failure int
-
-const (
-	failFatal   failure = iota // give up
-	failRetry                  // transient: back off, continue from what the registry has
-	failRestart                // the session is gone or broken: open a new one
-	failChunks                 // a monolithic PUT was refused: use chunks
-	failSmaller                // a chunk was too large: halve it
-)
-
 // upload sends one blob into rc, continuing session (or the journal's
 // session) when there is one, with retries.
 func (l *loader) upload(ctx context.Context, rc *repoClient, b *blobTask, session string) error {
@@ -112,6 +93,7 @@ func (l *loader) upload(ctx context.Context, rc *repoClient, b *blobTask, sessio
 	var minChunk int64
 	backoff := l.opts.Backoff
 	var last error
+	stalls := 0
 	for attempt := 0; attempt <= l.opts.Retries; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -122,10 +104,17 @@ func (l *loader) upload(ctx context.Context, rc *repoClient, b *blobTask, sessio
 		if loc == "" {
 			var err error
 			if loc, minChunk, err = rc.startUpload(ctx); err != nil {
-				if last = err; classify(err, false) != failRetry {
+				last = err
+				switch classify(err, false) {
+				case failRetry:
+					l.sleep(ctx, &backoff)
+				case failStalled:
+					if stalls++; stalls > stallRetries {
+						return stalledErr(stalls, err)
+					}
+				default:
 					return err
 				}
-				l.sleep(ctx, &backoff)
 				continue
 			}
 			l.journal.start(rc.path, d.Digest, loc)
@@ -136,6 +125,12 @@ func (l *loader) upload(ctx context.Context, rc *repoClient, b *blobTask, sessio
 			var err error
 			if off, loc, done, err = l.resumeFrom(ctx, rc, b, loc); err != nil {
 				last = err
+				if classify(err, true) == failStalled {
+					if stalls++; stalls > stallRetries {
+						return stalledErr(stalls, err)
+					}
+					continue
+				}
 				l.sleep(ctx, &backoff)
 				continue
 			}
@@ -167,12 +162,22 @@ func (l *loader) upload(ctx context.Context, rc *repoClient, b *blobTask, sessio
 		case failSmaller:
 			l.chunkSize.Store(max(l.chunkSize.Load()/2, 256<<10))
 			resume = true
+		case failStalled:
+			if stalls++; stalls > stallRetries {
+				return stalledErr(stalls, err)
+			}
+			l.log.Warn("the registry stalled during an upload; trying again", "blob", d.Digest, "repository", rc.path, "error", err)
+			resume = true
 		default:
 			resume = true
 			l.sleep(ctx, &backoff)
 		}
 	}
 	return fmt.Errorf("gave up after %d attempts: %w", l.opts.Retries+1, last)
+}
+
+func stalledErr(n int, err error) error {
+	return fmt.Errorf("gave up after %d stalled attempts: %w", n, err)
 }
 
 // resumeFrom asks the registry how much of session loc it has. It returns
@@ -183,7 +188,7 @@ func (l *loader) resumeFrom(ctx context.Context, rc *repoClient, b *blobTask, lo
 	d := b.desc
 	n, next, err := rc.status(ctx, loc)
 	if err != nil {
-		if classify(err, true) == failRetry {
+		if c := classify(err, true); c == failRetry || c == failStalled {
 			return 0, loc, false, err
 		}
 		// The session is gone: completed after all (the request that was
@@ -357,45 +362,4 @@ func bodyErr(b *uploadBody, err error) error {
 		return fmt.Errorf("read from the bundle: %w", berr)
 	}
 	return err
-}
-
-// classify sorts an upload error. chunked says whether it came from a
-// chunked upload.
-func classify(err error, chunked bool) failure {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, bundle.ErrDigestMismatch) || errors.Is(err, bundle.ErrInvalidBundle) ||
-		errors.Is(err, bundle.ErrMissingPart) || errors.Is(err, bundle.ErrClosed) {
-		return failFatal
-	}
-	var re *errcode.ErrorResponse
-	if !errors.As(err, &re) {
-		return failRetry // network: reset, EOF, timeout
-	}
-	switch code := re.StatusCode; {
-	case code == http.StatusUnauthorized, code == http.StatusForbidden:
-		return failFatal
-	case code == http.StatusNotFound:
-		return failRestart
-	case code == http.StatusRequestedRangeNotSatisfiable:
-		return failRetry
-	case code == http.StatusRequestEntityTooLarge && chunked:
-		return failSmaller
-	case code == http.StatusRequestEntityTooLarge, code == http.StatusMethodNotAllowed,
-		code == http.StatusLengthRequired, code == http.StatusNotImplemented:
-		if chunked {
-			return failFatal
-		}
-		return failChunks
-	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests, code >= 500:
-		return failRetry
-	case code == http.StatusBadRequest:
-		for _, e := range re.Errors {
-			switch e.Code {
-			case errcode.ErrorCodeDigestInvalid, errcode.ErrorCodeBlobUploadInvalid,
-				errcode.ErrorCodeSizeInvalid, errcode.ErrorCodeBlobUploadUnknown:
-				return failRestart
-			}
-		}
-	}
-	return failFatal
 }

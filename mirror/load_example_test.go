@@ -41,7 +41,7 @@ func ExampleLoad() {
 		fmt.Println(err)
 		return
 	}
-	res, err := mirror.Load(ctx, r, host+"/mesh", mirror.LoadOptions{Client: c})
+	res, err := mirror.Load(ctx, r, host+"/mesh", mirror.LoadOptions{Client: c, AllowUnsigned: true})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -51,10 +51,10 @@ func ExampleLoad() {
 	fmt.Println(strings.TrimPrefix(res.Artifacts[0].Reference, host+"/")[:len("mesh/library/hello:1@sha256:")])
 
 	// A second load finds everything in place.
-	res, _ = mirror.Load(ctx, r, host+"/mesh", mirror.LoadOptions{Client: c})
+	res, _ = mirror.Load(ctx, r, host+"/mesh", mirror.LoadOptions{Client: c, AllowUnsigned: true})
 	fmt.Println("second load: pushed", res.BlobsPushed, "skipped", res.BlobsSkipped)
 	// Output:
-	// verified: digests
+	// verified: digests only (unsigned allowed)
 	// blobs pushed: 2 manifests: 1 tags: 1
 	// mesh/library/hello:1@sha256:
 	// second load: pushed 0 skipped 2
@@ -81,11 +81,12 @@ func tinyBundle() (*bytes.Reader, int64) {
 	for _, b := range blobs {
 		bom.Blobs = append(bom.Blobs, bundle.Blob{Digest: b.Digest.String(), Size: b.Size, MediaType: b.MediaType})
 	}
+	bom.Files = []bundle.MetadataFile{bundle.MetadataOf(bundle.OCILayoutName, []byte(bundle.OCILayoutJSON)), bundle.MetadataOf(bundle.IndexName, index)}
 	bomJSON, _ := json.Marshal(bom)
 
 	var buf bytes.Buffer
 	w := bundle.NewWriter(&buf, bundle.WriterOptions{})
-	w.AddFile(bundle.OCILayoutName, []byte(`{"imageLayoutVersion":"1.0.0"}`))
+	w.AddFile(bundle.OCILayoutName, []byte(bundle.OCILayoutJSON))
 	w.AddFile(bundle.IndexName, index)
 	w.AddFile(bundle.BOMName, bomJSON)
 	for i, data := range [][]byte{config, layer, manifest} {

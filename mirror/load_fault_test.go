@@ -36,6 +36,11 @@ type faultProxy struct {
 	// rate, when set, reads upload bodies at about this many bytes per
 	// second, like a slow link.
 	rate int64
+	// lieHead, dropManifests, authPush and hang (an upload method to hold)
+	// make the registry lie, want credentials or stop; see misbehave in
+	// load_registry_test.go.
+	lieHead, dropManifests, authPush bool
+	hang                             string
 
 	mu                         sync.Mutex
 	uploads, puts              int
@@ -43,6 +48,9 @@ type faultProxy struct {
 }
 
 func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p.misbehave(w, r) {
+		return
+	}
 	if !strings.Contains(r.URL.Path, "/blobs/uploads/") || r.Method == http.MethodGet {
 		p.next.ServeHTTP(w, r)
 		return
@@ -148,7 +156,7 @@ func TestLoadFaults(t *testing.T) {
 			t.Parallel()
 			host := startProxy(t, tc.proxy)
 			res, err := mirror.Load(context.Background(), f.open(t), host+"/mesh", mirror.LoadOptions{
-				Client: plainClient(t, clientOpts()), InsecureSkipVerify: true, Logger: testLogger(), Backoff: 20 * time.Millisecond,
+				Client: plainClient(t, clientOpts()), SkipVerify: true, Logger: testLogger(), Backoff: 20 * time.Millisecond,
 			})
 			if err != nil {
 				t.Fatalf("Load: %v", err)
@@ -164,7 +172,7 @@ func TestLoadChunked(t *testing.T) {
 	f := sharedBundle(t)
 	host := debianRegistry(t)
 	res, err := mirror.Load(context.Background(), f.open(t), host+"/mesh", mirror.LoadOptions{
-		Client: plainClient(t, clientOpts()), InsecureSkipVerify: true, ChunkSize: 256 << 10,
+		Client: plainClient(t, clientOpts()), SkipVerify: true, ChunkSize: 256 << 10,
 	})
 	if err != nil {
 		t.Fatalf("Load: %v", err)
@@ -193,7 +201,7 @@ func TestLoadAuth(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := plainClient(t, client.Options{Username: "admin", Password: tc.password})
-			res, err := mirror.Load(context.Background(), f.open(t), host+"/mesh", mirror.LoadOptions{Client: c, InsecureSkipVerify: true})
+			res, err := mirror.Load(context.Background(), f.open(t), host+"/mesh", mirror.LoadOptions{Client: c, SkipVerify: true})
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("got error %v, want %v", err, tc.wantErr)
 			}

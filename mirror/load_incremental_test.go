@@ -20,7 +20,7 @@ func TestLoadIncremental(t *testing.T) {
 	f := sharedBundle(t)
 	inc, left := dropLargestLayer(t, f)
 	host := registrytest.New(t)
-	opts := mirror.LoadOptions{Client: plainClient(t, clientOpts()), InsecureSkipVerify: true}
+	opts := mirror.LoadOptions{Client: plainClient(t, clientOpts()), SkipVerify: true}
 
 	r, err := bundle.Open(inc)
 	if err != nil {

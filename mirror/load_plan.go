@@ -4,81 +4,36 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/registry"
 
 	"github.com/lattice-mesh/meshpack/bundle"
 	"github.com/lattice-mesh/meshpack/mirror/client"
 )
 
-// target is where Load pushes: a registry host and an optional path prefix.
-type target struct {
-	host    string
-	prefix  string
-	flatten bool
-}
+// maxPlacements caps the blob and manifest placements (one digest in one
+// target repository) a plan may hold. A real bundle needs a few thousand;
+// a crafted one that asks for millions (many repositories each sharing a
+// manifest with thousands of layers) is refused rather than planned.
+const maxPlacements = 1 << 20
 
-// parseTarget parses HOST[:PORT][/PREFIX].
-func parseTarget(s, mode string) (target, error) {
-	var t target
-	switch mode {
-	case "", PathKeep:
-	case PathFlatten:
-		t.flatten = true
-	default:
-		return t, fmt.Errorf("path mode %q: want %s or %s", mode, PathKeep, PathFlatten)
-	}
-	if strings.Contains(s, "://") {
-		return t, fmt.Errorf("registry %q: give HOST[:PORT][/PREFIX] without a scheme (use --plain-http for http)", s)
-	}
-	host, prefix, _ := strings.Cut(strings.TrimSpace(s), "/")
-	prefix = strings.Trim(prefix, "/")
-	t.host, t.prefix = host, prefix
-	ref := registry.Reference{Registry: host, Repository: prefix}
-	if host == "" {
-		return t, fmt.Errorf("registry %q: want HOST[:PORT][/PREFIX], e.g. registry.internal:5000/mesh", s)
-	}
-	if err := ref.ValidateRegistry(); err != nil {
-		return t, fmt.Errorf("registry %q: %w", s, err)
-	}
-	if prefix != "" {
-		if err := ref.ValidateRepository(); err != nil {
-			return t, fmt.Errorf("registry %q: prefix %q is not a valid repository path (lowercase letters, digits, separators): %w", s, prefix, err)
-		}
-	}
-	return t, nil
-}
+// maxNesting is how deep indexes may nest below an artifact's root.
+const maxNesting = 4
 
-// String renders HOST[/PREFIX].
-func (t target) String() string {
-	if t.prefix == "" {
-		return t.host
-	}
-	return t.host + "/" + t.prefix
-}
-
-// repo maps a BOM repository ("istio/pilot") to its path below the host.
-func (t target) repo(p string) string {
-	if t.flatten {
-		p = strings.ReplaceAll(p, "/", "-")
-	}
-	if t.prefix == "" {
-		return p
-	}
-	return t.prefix + "/" + p
-}
+// ErrPlanTooLarge means the bundle asks for more placements than
+// maxPlacements.
+var ErrPlanTooLarge = errors.New("the bundle needs too many blob and manifest placements")
 
 // loadPlan is what Load pushes: every blob once with the repositories that
-// need it, and every artifact with its manifests in push order.
+// need it, and every artifact with the manifests it pushes.
 type loadPlan struct {
 	blobs      []*blobTask
 	artifacts  []*artifactTask
-	totalBytes int64
+	totalBytes int64 // blobs the bundle holds, each once
 }
 
 // blobTask is one blob digest and the target repositories that need it.
@@ -89,20 +44,88 @@ type blobTask struct {
 	inBundle bool
 }
 
-// artifactTask is one BOM artifact and its manifests, children before
-// parents, the root last.
+// artifactTask is one BOM artifact: the manifests it pushes (children
+// before parents, each digest once per repository across the whole plan)
+// and those of its repository another artifact pushes first.
 type artifactTask struct {
-	a         bundle.Artifact
-	repo      string
-	label     string
-	manifests []ocispec.Descriptor
+	a     bundle.Artifact
+	repo  string
+	label string
+	root  ocispec.Descriptor
+	own   []*placement
+	waits []*placement
+	// dup marks an artifact the BOM lists again (same repository, tag and
+	// digest): it adds nothing to push.
+	dup bool
+}
+
+// placement is one manifest or index in one target repository. The first
+// artifact that needs it pushes it and closes done; later ones wait.
+type placement struct {
+	repo   string
+	desc   ocispec.Descriptor
+	node   *manifestNode
+	owner  *artifactTask
+	waiter *artifactTask // the last artifact that recorded a wait, to list each once
+	done   chan struct{}
+	err    error
+}
+
+// finish records the outcome of pushing p, once.
+func (p *placement) finish(err error) {
+	select {
+	case <-p.done:
+	default:
+		p.err = err
+		close(p.done)
+	}
+}
+
+// manifestNode is a manifest or index as read once from the bundle: its
+// child manifests and its blobs, each digest once.
+type manifestNode struct {
+	children []ocispec.Descriptor
+	blobs    []ocispec.Descriptor
+}
+
+type placeKey struct {
+	repo string
+	d    digest.Digest
+}
+
+// planner builds a loadPlan in time linear in the bundle's manifests and
+// references: each manifest is read and parsed once, each manifest and blob
+// is placed once per repository.
+type planner struct {
+	l          *loader
+	p          *loadPlan
+	nodes      map[digest.Digest]*manifestNode
+	placed     map[placeKey]*placement
+	blobPlaced map[placeKey]bool
+	blobs      map[digest.Digest]*blobTask
+	arts       map[artKey]bool
+	n          int
+}
+
+type artKey struct {
+	repo, tag string
+	d         digest.Digest
 }
 
 // plan walks every artifact's manifests in the bundle and gathers its blobs.
 func (l *loader) plan(ctx context.Context, bom *bundle.BOM) (*loadPlan, error) {
-	p := &loadPlan{}
-	byDigest := map[digest.Digest]*blobTask{}
+	pl := &planner{
+		l: l, p: &loadPlan{},
+		nodes:      map[digest.Digest]*manifestNode{},
+		placed:     map[placeKey]*placement{},
+		blobPlaced: map[placeKey]bool{},
+		blobs:      map[digest.Digest]*blobTask{},
+		arts:       map[artKey]bool{},
+	}
 	for _, a := range bom.Artifacts {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		d, err := digest.Parse(a.Digest)
 		if err != nil {
 			return nil, fmt.Errorf("artifact %s: digest %q: %w", artifactLabel(a), a.Digest, err)
@@ -111,83 +134,143 @@ func (l *loader) plan(ctx context.Context, bom *bundle.BOM) (*loadPlan, error) {
 			return nil, fmt.Errorf("artifact %s: the BOM names no repository for it", artifactLabel(a))
 		}
 		at := &artifactTask{a: a, repo: l.t.repo(a.Repository), label: artifactLabel(a)}
-		if _, err := l.c.RepositoryAt(l.t.host, at.repo, false); err != nil {
-			return nil, fmt.Errorf("artifact %s: %w", at.label, err)
-		}
-		root := ocispec.Descriptor{MediaType: a.MediaType, Digest: d, Size: a.Size}
-		var blobs []ocispec.Descriptor
-		if err := l.walk(ctx, root, at, &blobs, 0); err != nil {
-			return nil, fmt.Errorf("artifact %s: %w", at.label, err)
-		}
-		for _, b := range blobs {
-			bt := byDigest[b.Digest]
-			if bt == nil {
-				ok, err := l.r.Exists(ctx, b)
-				if err != nil {
-					return nil, err
-				}
-				bt = &blobTask{desc: b, label: at.label, inBundle: ok}
-				byDigest[b.Digest] = bt
-				p.blobs = append(p.blobs, bt)
-				if ok {
-					p.totalBytes += b.Size
-				}
-			}
-			if !slices.Contains(bt.repos, at.repo) {
-				bt.repos = append(bt.repos, at.repo)
+		at.root = ocispec.Descriptor{MediaType: a.MediaType, Digest: d, Size: a.Size}
+		key := artKey{at.repo, a.Tag, d}
+		if at.dup = pl.arts[key]; !at.dup {
+			pl.arts[key] = true
+			if err := pl.visit(ctx, at, at.root, 0); err != nil {
+				return nil, fmt.Errorf("artifact %s: %w", at.label, err)
 			}
 		}
-		p.artifacts = append(p.artifacts, at)
+		pl.p.artifacts = append(pl.p.artifacts, at)
 	}
 	// Largest first: the long uploads start early and the small ones fill
 	// the gaps at the end, so the registry stays busy until the last byte.
-	slices.SortStableFunc(p.blobs, func(a, b *blobTask) int { return cmp.Compare(b.desc.Size, a.desc.Size) })
-	return p, nil
+	slices.SortStableFunc(pl.p.blobs, func(a, b *blobTask) int { return cmp.Compare(b.desc.Size, a.desc.Size) })
+	return pl.p, nil
 }
 
-// walk appends desc's manifests to at (children first) and its configs and
-// layers to blobs.
-func (l *loader) walk(ctx context.Context, desc ocispec.Descriptor, at *artifactTask, blobs *[]ocispec.Descriptor, depth int) error {
-	if depth > 4 {
+// visit places desc and everything below it in at's repository, unless an
+// earlier visit did.
+func (pl *planner) visit(ctx context.Context, at *artifactTask, desc ocispec.Descriptor, depth int) error {
+	key := placeKey{at.repo, desc.Digest}
+	if p := pl.placed[key]; p != nil {
+		if p.owner != at && p.waiter != at {
+			p.waiter = at
+			at.waits = append(at.waits, p)
+		}
+		return nil
+	}
+	if depth > maxNesting {
 		return fmt.Errorf("%s: indexes nested too deep", desc.Digest)
 	}
 	if !isIndex(desc.MediaType) && !isManifest(desc.MediaType) {
 		return fmt.Errorf("%s: media type %q is not a manifest or index", desc.Digest, desc.MediaType)
 	}
-	raw, err := client.FetchManifest(ctx, l.r, desc)
+	node, err := pl.node(ctx, desc)
 	if err != nil {
-		return fmt.Errorf("read manifest from the bundle: %w", err)
+		return err
 	}
-	var node struct {
+	p := &placement{repo: at.repo, desc: ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}, node: node, owner: at, done: make(chan struct{})}
+	pl.placed[key] = p
+	if err := pl.count(); err != nil {
+		return err
+	}
+	for _, m := range node.children {
+		if err := pl.visit(ctx, at, m, depth+1); err != nil {
+			return err
+		}
+	}
+	for _, b := range node.blobs {
+		if err := pl.addBlob(ctx, at, b); err != nil {
+			return err
+		}
+	}
+	at.own = append(at.own, p)
+	return nil
+}
+
+// node reads and parses a manifest or index once per plan.
+func (pl *planner) node(ctx context.Context, desc ocispec.Descriptor) (*manifestNode, error) {
+	if n := pl.nodes[desc.Digest]; n != nil {
+		return n, nil
+	}
+	raw, err := client.FetchManifest(ctx, pl.l.r, desc)
+	if err != nil {
+		return nil, fmt.Errorf("read manifest from the bundle: %w", err)
+	}
+	var parsed struct {
 		Manifests []ocispec.Descriptor `json:"manifests"`
 		Config    *ocispec.Descriptor  `json:"config"`
 		Layers    []ocispec.Descriptor `json:"layers"`
 	}
-	if err := json.Unmarshal(raw, &node); err != nil {
-		return fmt.Errorf("%s: parse %s: %w", desc.Digest, desc.MediaType, err)
+	if err := json.Unmarshal(raw, &parsed); err != nil {
+		return nil, fmt.Errorf("%s: parse %s: %w", desc.Digest, desc.MediaType, err)
 	}
-	for _, m := range node.Manifests {
-		if err := l.walk(ctx, m, at, blobs, depth+1); err != nil {
-			return err
+	n := &manifestNode{}
+	seen := map[digest.Digest]bool{}
+	for _, m := range parsed.Manifests {
+		if err := m.Digest.Validate(); err != nil {
+			return nil, fmt.Errorf("%s: manifest %q: %w", desc.Digest, m.Digest, err)
+		}
+		if !seen[m.Digest] {
+			seen[m.Digest] = true
+			n.children = append(n.children, ocispec.Descriptor{MediaType: m.MediaType, Digest: m.Digest, Size: m.Size})
 		}
 	}
-	children := node.Layers
-	if node.Config != nil {
-		children = append([]ocispec.Descriptor{*node.Config}, children...)
+	blobs := parsed.Layers
+	if parsed.Config != nil {
+		blobs = append([]ocispec.Descriptor{*parsed.Config}, blobs...)
 	}
-	for _, b := range children {
+	for _, b := range blobs {
 		if err := b.Digest.Validate(); err != nil {
-			return fmt.Errorf("%s: blob %q: %w", desc.Digest, b.Digest, err)
+			return nil, fmt.Errorf("%s: blob %q: %w", desc.Digest, b.Digest, err)
 		}
+		if seen[b.Digest] {
+			continue
+		}
+		seen[b.Digest] = true
 		if len(b.URLs) > 0 {
-			if ok, _ := l.r.Exists(ctx, b); !ok {
+			if ok, _ := pl.l.r.Exists(ctx, b); !ok {
 				continue // non-distributable layer: lives at its URLs
 			}
 		}
-		*blobs = append(*blobs, ocispec.Descriptor{MediaType: b.MediaType, Digest: b.Digest, Size: b.Size})
+		n.blobs = append(n.blobs, ocispec.Descriptor{MediaType: b.MediaType, Digest: b.Digest, Size: b.Size})
 	}
-	if !slices.ContainsFunc(at.manifests, func(m ocispec.Descriptor) bool { return m.Digest == desc.Digest }) {
-		at.manifests = append(at.manifests, ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size})
+	pl.nodes[desc.Digest] = n
+	return n, nil
+}
+
+// addBlob makes blob b needed in at's repository.
+func (pl *planner) addBlob(ctx context.Context, at *artifactTask, b ocispec.Descriptor) error {
+	key := placeKey{at.repo, b.Digest}
+	if pl.blobPlaced[key] {
+		return nil
+	}
+	pl.blobPlaced[key] = true
+	if err := pl.count(); err != nil {
+		return err
+	}
+	bt := pl.blobs[b.Digest]
+	if bt == nil {
+		ok, err := pl.l.r.Exists(ctx, b)
+		if err != nil {
+			return err
+		}
+		bt = &blobTask{desc: b, label: at.label, inBundle: ok}
+		pl.blobs[b.Digest] = bt
+		pl.p.blobs = append(pl.p.blobs, bt)
+		if ok {
+			pl.p.totalBytes += b.Size
+		}
+	}
+	bt.repos = append(bt.repos, at.repo)
+	return nil
+}
+
+func (pl *planner) count() error {
+	if pl.n++; pl.n > maxPlacements {
+		return fmt.Errorf("%w: more than %d (a digest in a repository each); the bundle is malformed or crafted to exhaust the loader, nothing was pushed", ErrPlanTooLarge, maxPlacements)
 	}
 	return nil
 }

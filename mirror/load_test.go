@@ -323,7 +323,7 @@ func TestLoadPaths(t *testing.T) {
 			if tc.prefix != "" {
 				target += "/" + tc.prefix
 			}
-			res, err := mirror.Load(context.Background(), f.open(t), target, mirror.LoadOptions{Client: plainClient(t, clientOpts()), PathMode: tc.mode, InsecureSkipVerify: true})
+			res, err := mirror.Load(context.Background(), f.open(t), target, mirror.LoadOptions{Client: plainClient(t, clientOpts()), PathMode: tc.mode, SkipVerify: true})
 			if err != nil {
 				t.Fatalf("Load: %v", err)
 			}
@@ -357,7 +357,7 @@ func TestLoadBadTarget(t *testing.T) {
 		{"path mode", "127.0.0.1:1/mesh", "deep", "want keep or flatten"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := mirror.Load(context.Background(), f.open(t), tc.target, mirror.LoadOptions{PathMode: tc.mode, InsecureSkipVerify: true})
+			_, err := mirror.Load(context.Background(), f.open(t), tc.target, mirror.LoadOptions{PathMode: tc.mode, SkipVerify: true})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("got error %v, want one containing %q", err, tc.want)
 			}

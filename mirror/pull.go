@@ -157,10 +157,22 @@ func (pl *puller) writeMetadata(w *bundle.Writer, lock *manifests.Lock, p *plan)
 	if created.IsZero() {
 		created = time.Now().UTC().Truncate(time.Second)
 	}
+	index := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: p.index}
+	index.SchemaVersion = 2
+	indexJSON, err := json.Marshal(index)
+	if err != nil {
+		return nil, err
+	}
+	layoutJSON := []byte(bundle.OCILayoutJSON)
 	bom := &bundle.BOM{
 		SchemaVersion: bundle.BOMSchemaVersion, Tool: pl.opts.Tool, Created: created,
 		Spec: specJSON, Lock: lockJSON, Set: setSummary(lock.Set), Platforms: pl.platforms,
 		Signed: pl.opts.Signer != nil, Artifacts: p.artifacts, Blobs: p.blobs(),
+		Files: []bundle.MetadataFile{
+			bundle.MetadataOf(bundle.OCILayoutName, layoutJSON),
+			bundle.MetadataOf(bundle.IndexName, indexJSON),
+			bundle.MetadataOf(bundle.LockName, lockYAML),
+		},
 	}
 	if !bom.Signed {
 		bom.Unsigned = "--allow-unsigned"
@@ -169,18 +181,12 @@ func (pl *puller) writeMetadata(w *bundle.Writer, lock *manifests.Lock, p *plan)
 	if err != nil {
 		return nil, err
 	}
-	index := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: p.index}
-	index.SchemaVersion = 2
-	indexJSON, err := json.Marshal(index)
-	if err != nil {
-		return nil, err
-	}
 	type entry struct {
 		name string
 		data []byte
 	}
 	files := []entry{
-		{bundle.OCILayoutName, []byte(`{"imageLayoutVersion":"1.0.0"}`)},
+		{bundle.OCILayoutName, layoutJSON},
 		{bundle.IndexName, indexJSON},
 		{bundle.BOMName, bomJSON},
 	}

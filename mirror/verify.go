@@ -17,9 +17,12 @@ const CheckSignatures = "signatures"
 
 // VerifyOptions configures Verify.
 type VerifyOptions struct {
-	// Key verifies the BOM signature and every image signature; nil checks
-	// digests only (the report says signatures were not checked).
+	// Key verifies the BOM signature and every image signature.
 	Key signing.Verifier
+	// AllowUnsigned, with no Key, checks digests and structure only (the
+	// report says signatures were not checked). Without Key or
+	// AllowUnsigned, Verify refuses with ErrNoKey.
+	AllowUnsigned bool
 	// Concurrency of blob hashing; default 2.
 	Concurrency int
 	// Progress receives the bundle package's events.
@@ -29,12 +32,26 @@ type VerifyOptions struct {
 // ErrVerify is matched by every verification failure.
 var ErrVerify = errors.New("bundle verification failed")
 
+// ErrNoKey means no public key was given to check the bundle's signatures
+// and unsigned bundles were not explicitly allowed: meshpack fails closed.
+var ErrNoKey = errors.New("no public key to check the bundle's signatures, and unsigned bundles are not allowed")
+
+// What LoadResult.Verified says was checked before pushing.
+const (
+	VerifiedSigned   = "digests+signatures"
+	VerifiedUnsigned = "digests only (unsigned allowed)"
+	VerifiedSkipped  = "skipped"
+)
+
 // Verify checks a bundle completely and offline: every blob against its
 // digest, the BOM against the layout (bundle.Verify), and with a key the BOM
 // signature and a signature by that key on every image manifest and index.
 // It never touches the network. The error names the first failure; the
 // report has every check.
 func Verify(ctx context.Context, r *bundle.Reader, opts VerifyOptions) (*bundle.Report, error) {
+	if opts.Key == nil && !opts.AllowUnsigned {
+		return nil, ErrNoKey
+	}
 	rep, err := bundle.Verify(ctx, r, bundle.VerifyOptions{Concurrency: opts.Concurrency, Progress: opts.Progress})
 	if err != nil {
 		return rep, err
@@ -42,7 +59,7 @@ func Verify(ctx context.Context, r *bundle.Reader, opts VerifyOptions) (*bundle.
 	sig := &bundle.Check{Name: CheckSignatures, OK: true}
 	rep.Checks = append(rep.Checks, sig)
 	if opts.Key == nil {
-		sig.Summary = "not checked (no --key)"
+		sig.Summary = "NOT checked: no key, unsigned allowed"
 	} else {
 		checkSignatures(ctx, r, opts.Key, sig)
 	}

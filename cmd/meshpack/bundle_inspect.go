@@ -29,7 +29,10 @@ type bundleStats struct {
 }
 
 func newBundleInspectCmd(s streams) *cobra.Command {
-	var output string
+	var (
+		output string
+		trust  trustFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "inspect BUNDLE",
 		Short: "Show what a bundle holds: the set, images, charts, files, sizes",
@@ -38,7 +41,7 @@ func newBundleInspectCmd(s streams) *cobra.Command {
 			if err := checkOutput(output, "table", "json", "yaml"); err != nil {
 				return err
 			}
-			r, err := bundle.Open(args[0])
+			r, err := trust.open(args[0])
 			if err != nil {
 				return err
 			}
@@ -59,14 +62,15 @@ func newBundleInspectCmd(s streams) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table|json|yaml")
+	trust.registerRescan(cmd.Flags())
 	return cmd
 }
 
 func inspectTable(s streams, res inspectResult) error {
 	bom, st := res.BOM, res.Stats
 	w := s.out
-	fmt.Fprintf(w, "bundle:    %s\n", res.Path)
-	fmt.Fprintf(w, "created:   %s by %s %s\n", bom.Created.Format("2006-01-02 15:04:05Z07:00"), bom.Tool.Name, bom.Tool.Version)
+	fmt.Fprintf(w, "bundle:    %s\n", sanitize(res.Path))
+	fmt.Fprintf(w, "created:   %s by %s %s\n", bom.Created.Format("2006-01-02 15:04:05Z07:00"), sanitize(bom.Tool.Name), sanitize(bom.Tool.Version))
 	keys := make([]string, 0, len(bom.Set))
 	for k := range bom.Set {
 		keys = append(keys, k)
@@ -74,17 +78,17 @@ func inspectTable(s streams, res inspectResult) error {
 	sort.Strings(keys)
 	var set []string
 	for _, k := range keys {
-		set = append(set, k+"="+bom.Set[k])
+		set = append(set, sanitize(k+"="+bom.Set[k]))
 	}
 	fmt.Fprintf(w, "set:       %s\n", strings.Join(set, " "))
 	platforms := "all"
 	if len(bom.Platforms) > 0 {
-		platforms = strings.Join(bom.Platforms, ",")
+		platforms = sanitize(strings.Join(bom.Platforms, ","))
 	}
 	fmt.Fprintf(w, "platforms: %s\n", platforms)
 	signed := "yes (meshpack/bom.json.sig)"
 	if !bom.Signed {
-		signed = "NO (" + bom.Unsigned + ")"
+		signed = "NO (" + sanitize(bom.Unsigned) + ")"
 	}
 	fmt.Fprintf(w, "signed:    %s\n", signed)
 	fmt.Fprintf(w, "size:      %s compressed, %s uncompressed, ratio %.3f, %d blobs, %d frames\n\n",
@@ -105,7 +109,8 @@ func inspectTable(s streams, res inspectResult) error {
 		for _, p := range a.Platforms {
 			ps = append(ps, p.Platform)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Kind, a.Name, a.Source, shortDigest(a.Digest), strings.Join(ps, ","), strings.Join(a.Checks, ","))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", sanitize(a.Kind), sanitize(a.Name), sanitize(a.Source),
+			sanitize(shortDigest(a.Digest)), sanitize(strings.Join(ps, ",")), sanitize(strings.Join(a.Checks, ",")))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

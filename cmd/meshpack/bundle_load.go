@@ -11,28 +11,34 @@ import (
 
 	"github.com/lattice-mesh/meshpack/bundle"
 	"github.com/lattice-mesh/meshpack/mirror"
-	"github.com/lattice-mesh/meshpack/signing"
 )
 
 type loadFlags struct {
 	net          netFlags
 	registry     string
 	key          string
-	insecureSkip bool
+	trust        trustFlags
+	skipVerify   bool
+	oldSkip      bool // --insecure-skip-verify, renamed
 	concurrency  int
 	pathMode     string
 	chunkSize    string
 	stateDir     string
 	output       string
+	maxBlobSize  string
+	maxTotalSize string
 }
 
 func newBundleLoadCmd(s streams, g *globalFlags) *cobra.Command {
 	var f loadFlags
 	cmd := &cobra.Command{
-		Use:   "load BUNDLE --registry HOST[:PORT][/PREFIX] [--key cosign.pub | --insecure-skip-verify]",
+		Use:   "load BUNDLE --registry HOST[:PORT][/PREFIX] (--key cosign.pub | --allow-unsigned | --skip-bundle-verify)",
 		Short: "Verify a bundle and push everything into an OCI registry (resumable)",
-		Long: `load verifies BUNDLE offline first (every blob digest; with --key the BOM
-signature and a signature on every image) and pushes nothing if that fails.
+		Long: `load verifies BUNDLE offline first, as bundle verify does (every byte of the
+tar stream, every blob digest, the BOM signature and a signature by --key on
+every image) and pushes nothing if that fails. Without --key it refuses:
+--allow-unsigned checks digests and structure only, --skip-bundle-verify
+checks nothing up front (both are printed and recorded in the result).
 It then streams every blob straight from the bundle into the registry (no
 extraction, memory flat), several at a time, skipping what the registry has,
 mounting layers shared between repositories, retrying failures and
@@ -56,12 +62,17 @@ it finishes the load and sends little again.`,
 	f.net.register(fs, false)
 	fs.StringVar(&f.registry, "registry", "", "target registry and optional prefix: HOST[:PORT][/PREFIX] (required)")
 	fs.StringVar(&f.key, "key", "", "cosign public key: verify the BOM signature and every image signature before pushing")
-	fs.BoolVar(&f.insecureSkip, "insecure-skip-verify", false, "push WITHOUT verifying the bundle first (not even blob digests up front)")
+	f.trust.register(fs)
+	fs.BoolVar(&f.skipVerify, "skip-bundle-verify", false, "push WITHOUT verifying the bundle first (not its signature, structure or blob digests up front)")
+	fs.BoolVar(&f.oldSkip, "insecure-skip-verify", false, "renamed to --skip-bundle-verify")
+	_ = fs.MarkHidden("insecure-skip-verify")
 	fs.IntVar(&f.concurrency, "concurrency", mirror.DefaultLoadConcurrency, "blobs uploaded at once")
 	fs.StringVar(&f.pathMode, "path-mode", mirror.PathKeep, "repository paths below PREFIX: keep (istio/pilot) or flatten (istio-pilot)")
 	fs.StringVar(&f.chunkSize, "chunk-size", "", "upload every blob in PATCH chunks of this size, e.g. 8MiB (default: one PUT per blob, chunks only if the registry refuses that)")
 	fs.StringVar(&f.stateDir, "state-dir", "auto", `directory for the journal that lets an interrupted load continue mid-blob; "auto" is the user cache directory (~/.cache/meshpack/load), "none" disables it`)
 	fs.StringVarP(&f.output, "output", "o", "text", "result format: text|json")
+	fs.StringVar(&f.maxBlobSize, "max-blob-size", "64GiB", "refuse, before pushing anything, a bundle with a blob larger than this")
+	fs.StringVar(&f.maxTotalSize, "max-total-size", "", "refuse, before pushing anything, a bundle whose blobs together are larger than this (default: no total cap)")
 	return cmd
 }
 
@@ -86,7 +97,7 @@ func runLoad(cmd *cobra.Command, s streams, g *globalFlags, f *loadFlags, path s
 	if err != nil {
 		return err
 	}
-	if _, split := bundle.SplitBase(path); split && !f.insecureSkip {
+	if _, split := bundle.SplitBase(path); split && !f.skipVerify {
 		// The parts must match NAME.sha256 too, as bundle verify checks.
 		rep, err := bundle.VerifyParts(cmd.Context(), path, bundle.VerifyOptions{})
 		if err == nil && !rep.OK() {
@@ -96,14 +107,14 @@ func runLoad(cmd *cobra.Command, s streams, g *globalFlags, f *loadFlags, path s
 			return fmt.Errorf("load refused, nothing was pushed: %w", err)
 		}
 	}
-	r, err := bundle.Open(path)
+	r, err := f.trust.open(path)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
 	pv := newProgress(s.err, "verify", g.quiet)
 	pl := newProgress(s.err, "load", g.quiet)
-	if !f.insecureSkip {
+	if !f.skipVerify {
 		pv.Start(r.Stats().BlobBytes)
 	}
 	opts.VerifyProgress = func(e bundle.Event) {
@@ -142,8 +153,26 @@ func (f *loadFlags) options(s streams, g *globalFlags) (mirror.LoadOptions, erro
 	if f.registry == "" {
 		return opts, usagef("--registry HOST[:PORT][/PREFIX] is required")
 	}
-	if f.key != "" && f.insecureSkip {
-		return opts, usagef("--key and --insecure-skip-verify exclude each other")
+	if err := mirror.ValidateTarget(f.registry); err != nil {
+		return opts, usageError{err}
+	}
+	for _, lim := range []struct {
+		flag, val string
+		dst       *int64
+	}{{"--max-blob-size", f.maxBlobSize, &opts.MaxBlobSize}, {"--max-total-size", f.maxTotalSize, &opts.MaxTotalSize}} {
+		if lim.val != "" {
+			n, err := parseSize(lim.val)
+			if err != nil {
+				return opts, usagef("%s: %v", lim.flag, err)
+			}
+			*lim.dst = n
+		}
+	}
+	if f.oldSkip {
+		return opts, usagef("--insecure-skip-verify was renamed to --skip-bundle-verify (it never concerned TLS; for TLS use --insecure or --ca-file)")
+	}
+	if f.skipVerify && (f.key != "" || f.trust.allowUnsigned) {
+		return opts, usagef("--skip-bundle-verify excludes --key and --allow-unsigned")
 	}
 	if f.pathMode != mirror.PathKeep && f.pathMode != mirror.PathFlatten {
 		return opts, usagef("--path-mode %q: want %s or %s", f.pathMode, mirror.PathKeep, mirror.PathFlatten)
@@ -164,27 +193,24 @@ func (f *loadFlags) options(s streams, g *globalFlags) (mirror.LoadOptions, erro
 		return opts, err
 	}
 	opts.Client, opts.Concurrency, opts.PathMode, opts.StateDir, opts.Logger = c, f.concurrency, f.pathMode, stateDir(f.stateDir), log
-	opts.InsecureSkipVerify = f.insecureSkip
+	opts.SkipVerify, opts.AllowUnsigned = f.skipVerify, f.trust.allowUnsigned
+	if !f.skipVerify {
+		if opts.Key, err = f.trust.verifier(f.key); err != nil {
+			return opts, err
+		}
+	}
 	switch {
-	case f.insecureSkip:
-		fmt.Fprintln(s.err, "WARNING: --insecure-skip-verify: the bundle is pushed WITHOUT checking its signature or its blob digests first; a tampered or corrupt bundle will be loaded into the registry")
-	case f.key == "":
-		fmt.Fprintln(s.err, "WARNING: no --key: only blob digests are verified; the BOM and image signatures are NOT checked, so anyone could have built this bundle")
-	default:
-		pem, err := os.ReadFile(f.key)
-		if err != nil {
-			return opts, usagef("--key: %v", err)
-		}
-		if opts.Key, err = signing.LoadVerifier(pem); err != nil {
-			return opts, fmt.Errorf("--key %s: %w", f.key, err)
-		}
+	case f.skipVerify:
+		fmt.Fprintln(s.err, "WARNING: --skip-bundle-verify: the bundle is pushed WITHOUT checking its signature, structure or blob digests first; a tampered or corrupt bundle will be loaded into the registry")
+	case f.trust.allowUnsigned:
+		fmt.Fprintln(s.err, "WARNING: --allow-unsigned: only digests and structure are verified; the BOM and image signatures are NOT checked, so anyone could have built this bundle")
 	}
 	return opts, nil
 }
 
 func printLoadSummary(s streams, path string, r *mirror.LoadResult) {
 	secs := max(r.Duration.Seconds(), 1e-9)
-	fmt.Fprintf(s.out, "loaded %s into %s in %s (verified: %s, %s)\n", path, r.Target, r.Duration.Round(10*time.Millisecond), r.Verified, r.VerifyDuration.Round(10*time.Millisecond))
+	fmt.Fprintf(s.out, "loaded %s into %s in %s (verified: %s, %s)\n", sanitize(path), sanitize(r.Target), r.Duration.Round(10*time.Millisecond), sanitize(r.Verified), r.VerifyDuration.Round(10*time.Millisecond))
 	fmt.Fprintf(s.out, "  blobs: %d pushed (%s, %s/s), %d mounted, %d already present (%s)\n",
 		r.BlobsPushed, humanBytes(r.BytesPushed), humanBytes(int64(float64(r.BytesPushed)/secs)), r.BlobsMounted, r.BlobsSkipped, humanBytes(r.BytesSkipped))
 	if r.UploadsResumed > 0 {
@@ -200,7 +226,7 @@ func printLoadSummary(s streams, path string, r *mirror.LoadResult) {
 			sigs++
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\n", a.Kind, a.Reference)
+		fmt.Fprintf(tw, "%s\t%s\n", sanitize(a.Kind), sanitize(a.Reference))
 	}
 	tw.Flush()
 	if sigs > 0 {

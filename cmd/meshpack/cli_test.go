@@ -94,7 +94,7 @@ func TestUsageErrors(t *testing.T) {
 		{"create needs a key", []string{"bundle", "create", "--istio", "1.30", "-o", "x.tar.zst"}, 2, "no signing key"},
 		{"bad split size", []string{"bundle", "create", "--istio", "1.30", "--split", "lots", "-o", "x"}, 2, "--split"},
 		{"bad mirror", []string{"resolve", "--istio", "1.30", "--mirror", "docker.io"}, 2, "want ORIGIN=REPLACEMENT"},
-		{"verify missing file", []string{"bundle", "verify", "/nonexistent/b.tar.zst"}, 1, "/nonexistent/b.tar.zst"},
+		{"verify missing file", []string{"bundle", "verify", "--allow-unsigned", "/nonexistent/b.tar.zst"}, 1, "/nonexistent/b.tar.zst"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

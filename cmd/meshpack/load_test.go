@@ -189,13 +189,16 @@ func TestE2ELoadFlags(t *testing.T) {
 		wantErr  string
 	}{
 		{"no registry", "", []string{"bundle", "load", path}, 2, "--registry HOST[:PORT][/PREFIX] is required"},
-		{"key and skip", "", append(load[:len(load):len(load)], "--key", e.pub(), "--insecure-skip-verify"), 2, "exclude each other"},
+		{"key and skip", "", append(load[:len(load):len(load)], "--key", e.pub(), "--skip-bundle-verify"), 2, "excludes --key"},
+		{"old skip flag", "", append(load[:len(load):len(load)], "--insecure-skip-verify"), 2, "renamed to --skip-bundle-verify"},
+		{"key and allow unsigned", "", append(load[:len(load):len(load)], "--key", e.pub(), "--allow-unsigned"), 2, "exclude each other"},
+		{"no key refused", "", load, 2, "--allow-unsigned"},
 		{"bad path mode", "", append(load[:len(load):len(load)], "--path-mode", "deep", "--key", e.pub()), 2, "want keep or flatten"},
 		{"bad output", "", append(load[:len(load):len(load)], "-o", "xml"), 2, "--output"},
 		{"wrong password", "guess\n", append(load[:len(load):len(load)], "-u", "admin", "--password-stdin", "--key", e.pub()), 1, "--password-stdin"},
 		{"wrong key", "s3cret\n", append(load[:len(load):len(load)], "-u", "admin", "--password-stdin", "--key", e.otherPub), 1, "nothing was pushed"},
-		{"skip verify", "s3cret\n", append(load[:len(load):len(load)], "-u", "admin", "--password-stdin", "--insecure-skip-verify"), 0, "WARNING: --insecure-skip-verify"},
-		{"no key", "s3cret\n", append(load[:len(load):len(load)], "-u", "admin", "--password-stdin"), 0, "WARNING: no --key"},
+		{"skip verify", "s3cret\n", append(load[:len(load):len(load)], "-u", "admin", "--password-stdin", "--skip-bundle-verify"), 0, "WARNING: --skip-bundle-verify"},
+		{"allow unsigned", "s3cret\n", append(load[:len(load):len(load)], "-u", "admin", "--password-stdin", "--allow-unsigned"), 0, "WARNING: --allow-unsigned"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, errOut, code := runCLI(t, tc.stdin, tc.args...)

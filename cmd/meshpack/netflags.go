@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -22,6 +23,7 @@ type netFlags struct {
 	dockerConfig  string
 	username      string
 	passwordStdin bool
+	stallTimeout  time.Duration
 }
 
 func (f *netFlags) register(fs *pflag.FlagSet, withMirrors bool) {
@@ -34,6 +36,7 @@ func (f *netFlags) register(fs *pflag.FlagSet, withMirrors bool) {
 	fs.StringVar(&f.dockerConfig, "docker-config", "", "docker config.json with credentials (default $DOCKER_CONFIG or ~/.docker/config.json)")
 	fs.StringVarP(&f.username, "username", "u", "", "registry username (with --password-stdin)")
 	fs.BoolVar(&f.passwordStdin, "password-stdin", false, "read the registry password from stdin")
+	fs.DurationVar(&f.stallTimeout, "stall-timeout", client.DefaultStallTimeout, "abort a request that makes no progress for this long (a registry that accepts connections but never answers fails in this time; a stalled upload is tried once more)")
 }
 
 // parsedMirrors parses --mirror values.
@@ -55,6 +58,10 @@ func (f *netFlags) client(in io.Reader, mirrors []manifests.Mirror, log *slog.Lo
 	opts := client.Options{
 		Mirrors: mirrors, PlainHTTP: f.plainHTTP, InsecureSkipTLSVerify: f.insecure,
 		CAFile: f.caFile, DockerConfig: f.dockerConfig, Logger: log, UserAgent: "meshpack/" + version,
+		StallTimeout: f.stallTimeout,
+	}
+	if f.stallTimeout <= 0 {
+		return nil, usagef("--stall-timeout %s: want a positive duration, e.g. 30s", f.stallTimeout)
 	}
 	if f.passwordStdin {
 		if f.username == "" {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -20,25 +22,28 @@ func newRegistryCmd(s streams, g *globalFlags) *cobra.Command {
 func newRegistryServeCmd(s streams, g *globalFlags) *cobra.Command {
 	var cfg registry.Config
 	cmd := &cobra.Command{
-		Use:   "serve --root DIR [--addr 127.0.0.1:5000] [--tls-cert F --tls-key F] [--htpasswd F]",
+		Use:   "serve --root DIR [--addr 127.0.0.1:5000] [--tls-cert F --tls-key F --htpasswd F]",
 		Short: "Serve an OCI registry (CNCF Distribution) from a directory until Ctrl-C",
 		Long: `serve runs CNCF Distribution, embedded, with filesystem storage in DIR: a
 ready registry for 'bundle load' and for the cluster to pull from. It listens
-on 127.0.0.1 unless --addr says otherwise; serving other hosts wants
---tls-cert/--tls-key (clients otherwise need --plain-http) and --htpasswd
-(bcrypt entries, htpasswd -B). It stops on SIGINT or SIGTERM, letting
-running uploads finish for a few seconds.`,
+on 127.0.0.1 unless --addr says otherwise. An address other hosts can reach
+(anything but 127.0.0.0/8, ::1 and localhost) needs --tls-cert/--tls-key and
+--htpasswd (bcrypt entries, htpasswd -B); --insecure-listen serves it without
+them, read-only unless --allow-push. Deleting is refused unless
+--allow-delete. It stops on SIGINT or SIGTERM, letting running uploads
+finish for a few seconds.`,
 		Example: `  meshpack registry serve --root /var/lib/meshpack/registry
-  meshpack registry serve --root /srv/registry --addr 0.0.0.0:5000 --tls-cert tls.crt --tls-key tls.key --htpasswd htpasswd`,
+  meshpack registry serve --root /srv/registry --addr 0.0.0.0:5000 --tls-cert tls.crt --tls-key tls.key --htpasswd htpasswd
+  meshpack registry serve --root /srv/registry --addr 10.0.0.5:5000 --insecure-listen   # pull only, plain HTTP, no auth`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cfg.Root == "" {
-				return usagef("--root DIR is required (where the registry stores blobs)")
+			if err := checkServeFlags(cfg); err != nil {
+				return err
 			}
 			cfg.Logger = g.logger(s)
 			srv, err := registry.New(cmd.Context(), cfg)
 			if err != nil {
-				return err
+				return exposureUsage(err)
 			}
 			defer srv.Close()
 			for _, w := range srv.Warnings() {
@@ -54,5 +59,39 @@ running uploads finish for a few seconds.`,
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&cfg.Htpasswd, "htpasswd", "", "htpasswd file with bcrypt entries: require basic auth")
 	fs.BoolVar(&cfg.ReadOnly, "read-only", false, "refuse pushes and deletes")
+	fs.BoolVar(&cfg.InsecureListen, "insecure-listen", false, "serve an address other hosts can reach without TLS and --htpasswd (read-only unless --allow-push)")
+	fs.BoolVar(&cfg.AllowPush, "allow-push", false, "with --insecure-listen: accept pushes from anyone who can reach the registry")
+	fs.BoolVar(&cfg.AllowDelete, "allow-delete", false, "accept DELETE of manifests, tags and blobs (refused by default)")
 	return cmd
+}
+
+// checkServeFlags checks the flags of registry serve that exclude each other.
+func checkServeFlags(cfg registry.Config) error {
+	switch {
+	case cfg.Root == "":
+		return usagef("--root DIR is required (where the registry stores blobs)")
+	case cfg.ReadOnly && cfg.AllowPush:
+		return usagef("--read-only and --allow-push exclude each other")
+	case cfg.ReadOnly && cfg.AllowDelete:
+		return usagef("--read-only and --allow-delete exclude each other")
+	}
+	return nil
+}
+
+// exposureUsage turns a refused listen address into a usage error naming
+// the flags that are missing.
+func exposureUsage(err error) error {
+	var e *registry.ExposureError
+	if !errors.As(err, &e) {
+		return err
+	}
+	var missing []string
+	if e.NoTLS {
+		missing = append(missing, "TLS (--tls-cert and --tls-key)")
+	}
+	if e.NoAuth {
+		missing = append(missing, "authentication (--htpasswd)")
+	}
+	return usagef("--addr %s is reachable from other hosts but has no %s; set them, or pass --insecure-listen to serve it anyway (read-only unless --allow-push)",
+		e.Addr, strings.Join(missing, " and no "))
 }

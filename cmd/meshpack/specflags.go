@@ -5,6 +5,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -128,6 +129,9 @@ func (f *specFlags) spec(cmd *cobra.Command, mirrors []manifests.Mirror) (manife
 		s.Kubernetes.Version = f.kubernetes
 	}
 	if changed("platform") {
+		if err := checkPlatformList(f.platforms); err != nil {
+			return s, err
+		}
 		s.Platforms = f.platforms
 	}
 	s.ExtraImages = append(s.ExtraImages, f.images...)
@@ -140,6 +144,21 @@ func (f *specFlags) spec(cmd *cobra.Command, mirrors []manifests.Mirror) (manife
 		return s, err
 	}
 	return s, nil
+}
+
+// checkPlatformList refuses empty elements in --platform: "--platform ,,"
+// or an empty --platform would otherwise leave an empty filter, which means
+// every platform.
+func checkPlatformList(platforms []string) error {
+	if len(platforms) == 0 {
+		return usagef("--platform: empty list; name the platforms, e.g. --platform linux/amd64,linux/arm64, or leave the flag out to carry all of them")
+	}
+	for i, p := range platforms {
+		if strings.TrimSpace(p) == "" {
+			return usagef("--platform %q: element %d is empty; name each platform, e.g. linux/amd64,linux/arm64", strings.Join(platforms, ","), i+1)
+		}
+	}
+	return nil
 }
 
 // loadCatalog returns the embedded catalog or --catalog.

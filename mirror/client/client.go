@@ -51,13 +51,27 @@ type Options struct {
 	// Logger receives debug lines; nil discards.
 	Logger *slog.Logger
 	// Transport replaces the base transport (tests use it to forbid dials).
+	// The stall deadlines below apply to it too.
 	Transport http.RoundTripper
+	// StallTimeout aborts a request attempt that makes no progress for this
+	// long: connecting, sending its body (no byte taken), or a read of the
+	// response body that returns nothing. The error matches ErrStalled and
+	// is not retried by the client itself. Zero means
+	// DefaultStallTimeout (30s); negative disables the check.
+	StallTimeout time.Duration
+	// ResponseTimeout is how long a registry may take to start its answer
+	// after the whole request was sent. Zero means DefaultResponseTimeout
+	// (60s); negative disables it.
+	ResponseTimeout time.Duration
 }
 
 // Client holds the configured HTTP clients. It is safe for concurrent use.
 type Client struct {
 	opts      Options
-	base      http.RoundTripper
+	base      http.RoundTripper // the raw transport
+	direct    http.RoundTripper // base with stall deadlines, no retries
+	stall     time.Duration     // effective StallTimeout; 0 when disabled
+	creds     auth.CredentialFunc
 	http      *http.Client // plain downloads, with retries
 	auth      *auth.Client // registry API, with retries and token auth
 	userAgent string
@@ -78,10 +92,14 @@ func New(opts Options) (*Client, error) {
 	if ua == "" {
 		ua = "meshpack"
 	}
-	retrying := retry.NewTransport(base)
+	stall := timeoutOr(opts.StallTimeout, DefaultStallTimeout)
+	direct := http.RoundTripper(&stallTransport{next: base, stall: stall, header: timeoutOr(opts.ResponseTimeout, DefaultResponseTimeout)})
+	retrying := retry.NewTransport(direct)
 	c := &Client{
 		opts:      opts,
 		base:      base,
+		direct:    direct,
+		stall:     stall,
 		http:      &http.Client{Transport: retrying},
 		userAgent: ua,
 	}
@@ -89,6 +107,7 @@ func New(opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.creds = creds
 	c.auth = &auth.Client{
 		Client:     &http.Client{Transport: retrying},
 		Cache:      auth.NewCache(),
@@ -98,11 +117,26 @@ func New(opts Options) (*Client, error) {
 	return c, nil
 }
 
+// timeoutOr resolves a timeout option: zero is def, negative disabled (0).
+func timeoutOr(v, def time.Duration) time.Duration {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
 func newTransport(opts Options) (*http.Transport, error) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	t.MaxIdleConnsPerHost = 32
-	t.ResponseHeaderTimeout = 2 * time.Minute
+	// A backstop only: the stall transport's ResponseTimeout fires first
+	// and, unlike this one, is not retried by the retrying transport.
+	if h := timeoutOr(opts.ResponseTimeout, DefaultResponseTimeout); h > 0 {
+		t.ResponseHeaderTimeout = h + 15*time.Second
+	}
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if opts.InsecureSkipTLSVerify {
 		tlsCfg.InsecureSkipVerify = true //nolint:gosec // asked for explicitly with --insecure

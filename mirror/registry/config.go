@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 
 	"github.com/distribution/distribution/v3/configuration"
@@ -15,7 +14,9 @@ import (
 const DefaultAddr = "127.0.0.1:5000"
 
 // Config configures an embedded registry. The zero value serves an in-memory
-// registry over plain HTTP on DefaultAddr, without authentication.
+// registry over plain HTTP on DefaultAddr, without authentication, and
+// refuses deletes. An Addr other hosts can reach needs TLS and Htpasswd, or
+// InsecureListen (see New).
 type Config struct {
 	// Root is the directory of the filesystem storage driver. Empty selects
 	// the in-memory driver, for small content only: it is lost on Close,
@@ -32,6 +33,17 @@ type Config struct {
 	Htpasswd string
 	// ReadOnly rejects every write (push, delete) with 405.
 	ReadOnly bool
+	// AllowDelete lets clients delete manifests, tags and blobs. By default
+	// every DELETE is refused with 405 (UNSUPPORTED); loading a bundle never
+	// deletes, and garbage collection is an offline job.
+	AllowDelete bool
+	// InsecureListen allows serving an address other hosts can reach (not
+	// 127.0.0.0/8, ::1 or localhost) without both TLS and Htpasswd. By
+	// default New and Serve refuse that with an *ExposureError. Such a
+	// registry is read-only unless AllowPush is set too.
+	InsecureListen bool
+	// AllowPush keeps pushes enabled on an InsecureListen registry.
+	AllowPush bool
 	// Logger receives the registry's log lines; nil discards them.
 	Logger *slog.Logger
 }
@@ -60,7 +72,10 @@ func (c Config) tls() (bool, error) {
 //
 // Choices, so that the registry stores whatever meshpack and its clients
 // push, byte for byte:
-//   - delete enabled (bundle load may replace a tag; GC is an offline job);
+//   - delete disabled unless AllowDelete (bundle load replaces tags by
+//     pushing, never deletes; GC is an offline job);
+//   - read-only (maintenance mode) when ReadOnly, or when serving other
+//     hosts without TLS and auth (InsecureListen) without AllowPush;
 //   - storage redirects disabled (the filesystem and in-memory drivers cannot
 //     redirect anyway; clients must never be sent elsewhere);
 //   - an in-memory blob descriptor cache (cheap HEAD-before-push);
@@ -78,7 +93,7 @@ func (c Config) distribution() (*configuration.Configuration, error) {
 		return nil, err
 	}
 	storage := configuration.Storage{
-		"delete":   configuration.Parameters{"enabled": true},
+		"delete":   configuration.Parameters{"enabled": c.AllowDelete},
 		"redirect": configuration.Parameters{"disable": true},
 		"cache":    configuration.Parameters{"blobdescriptor": "inmemory"},
 	}
@@ -94,7 +109,7 @@ func (c Config) distribution() (*configuration.Configuration, error) {
 	}
 	storage["maintenance"] = configuration.Parameters{
 		"uploadpurging": purge,
-		"readonly":      map[any]any{"enabled": c.ReadOnly},
+		"readonly":      map[any]any{"enabled": c.readOnly()},
 	}
 
 	cfg := &configuration.Configuration{Storage: storage}
@@ -130,18 +145,4 @@ func randomSecret() (string, error) {
 		return "", fmt.Errorf("registry http secret: %w", err)
 	}
 	return base64.RawStdEncoding.EncodeToString(b[:]), nil
-}
-
-// loopback reports whether addr (host:port) only listens on a loopback
-// interface. An empty host means every interface.
-func loopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		host = addr
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

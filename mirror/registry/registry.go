@@ -40,10 +40,16 @@ type Server struct {
 
 // New builds a registry from cfg. ctx carries values only: the registry
 // lives until Close, not until ctx is cancelled.
+//
+// An Addr other hosts can reach needs TLSCert, TLSKey and Htpasswd, or
+// InsecureListen: otherwise New returns an *ExposureError.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	useTLS, err := cfg.tls()
 	if err != nil {
 		return nil, err
+	}
+	if e := cfg.exposure(cfg.addr()); e != nil && !cfg.InsecureListen {
+		return nil, e
 	}
 	s := &Server{cfg: cfg, logger: cfg.Logger}
 	if s.logger == nil {
@@ -77,7 +83,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		r = r.WithContext(context.WithValue(r.Context(), instanceKey, id)) //nolint:staticcheck // as above
 		app.ServeHTTP(w, r)
 	})
-	s.warnings = warnings(cfg.addr(), useTLS, cfg.Htpasswd != "", cfg.ReadOnly)
+	s.warnings = cfg.warnings(cfg.addr())
 	return s, nil
 }
 
@@ -114,21 +120,6 @@ func (s *Server) Close() error {
 		return fmt.Errorf("registry: shut down: %w", err)
 	}
 	return nil
-}
-
-// warnings lists what is risky about serving on addr.
-func warnings(addr string, useTLS, auth, readOnly bool) []string {
-	if useTLS || loopback(addr) {
-		return nil
-	}
-	w := []string{fmt.Sprintf("serving plain HTTP on %s, which other hosts can reach: traffic is unencrypted and clients need --plain-http; set --tls-cert and --tls-key", addr)}
-	switch {
-	case auth:
-		w = append(w, fmt.Sprintf("basic auth over plain HTTP on %s sends passwords in clear text", addr))
-	case !readOnly:
-		w = append(w, fmt.Sprintf("no authentication on %s: anyone who can reach it can push and delete images; set --htpasswd or --read-only", addr))
-	}
-	return w
 }
 
 // instanceID returns a random id that tags this server's log entries.

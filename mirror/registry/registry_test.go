@@ -204,33 +204,6 @@ func TestReadOnly(t *testing.T) {
 	}
 }
 
-func TestWarnings(t *testing.T) {
-	tests := []struct {
-		name string
-		cfg  registry.Config
-		want int
-	}{
-		{name: "default loopback", cfg: registry.Config{}, want: 0},
-		{name: "localhost", cfg: registry.Config{Addr: "localhost:5000"}, want: 0},
-		{name: "ipv6 loopback", cfg: registry.Config{Addr: "[::1]:5000"}, want: 0},
-		{name: "all interfaces", cfg: registry.Config{Addr: ":5000"}, want: 2},
-		{name: "all interfaces read-only", cfg: registry.Config{Addr: ":5000", ReadOnly: true}, want: 1},
-		{name: "lan address", cfg: registry.Config{Addr: "10.0.0.5:5000"}, want: 2},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv, err := registry.New(context.Background(), tt.cfg)
-			if err != nil {
-				t.Fatalf("new: %v", err)
-			}
-			defer srv.Close()
-			if got := srv.Warnings(); len(got) != tt.want {
-				t.Errorf("warnings for %q: got %q, want %d", tt.cfg.Addr, got, tt.want)
-			}
-		})
-	}
-}
-
 func TestConfigErrors(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct {

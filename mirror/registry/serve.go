@@ -27,10 +27,16 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 
 // Serve serves the registry on ln (HTTPS when Config has a key pair) until
 // ctx is cancelled, then shuts down gracefully and returns nil. It closes ln.
-// It does not Close the Server.
+// It does not Close the Server. Like New, it refuses a listener other hosts
+// can reach without TLS and authentication unless Config.InsecureListen is
+// set, and then a registry that accepts pushes unless Config.AllowPush is.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	addr := ln.Addr().String()
-	for _, w := range warnings(addr, s.tlsCfg != nil, s.cfg.Htpasswd != "", s.cfg.ReadOnly) {
+	if err := s.cfg.checkExposure(addr, s.cfg.readOnly()); err != nil {
+		ln.Close()
+		return err
+	}
+	for _, w := range s.cfg.warnings(addr) {
 		s.logger.Warn(w)
 	}
 	srv := &http.Server{

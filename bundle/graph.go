@@ -9,24 +9,20 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/lattice-mesh/meshpack/mediatype"
 )
 
-// Docker manifest media types, which images may still use.
+// Limits of the graph walk.
 const (
-	dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
-	dockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
-	maxManifestSize    = 4 << 20
+	maxManifestSize = 4 << 20
 	// maxLabels bounds the artifacts a report names per digest, so that a
 	// digest shared by many artifacts costs linear time.
 	maxLabels = 8
 )
 
 func isManifestType(mt string) bool {
-	switch mt {
-	case ocispec.MediaTypeImageIndex, ocispec.MediaTypeImageManifest, dockerManifestList, dockerManifest:
-		return true
-	}
-	return false
+	return mediatype.IsIndex(mt) || mediatype.IsManifest(mt)
 }
 
 // manifestNode is the part of an image manifest or index the walk follows.

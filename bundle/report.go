@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -26,36 +27,50 @@ const maxProblemsKept = 10
 
 // Report is the result of Verify or VerifyParts.
 type Report struct {
-	Checks []*Check
+	Checks []*Check `json:"checks"`
 	// Blobs and Bytes count the blobs hashed.
-	Blobs int
-	Bytes int64
+	Blobs int   `json:"blobs"`
+	Bytes int64 `json:"bytes"`
 }
 
 // Check is one verification step.
 type Check struct {
-	Name string
-	OK   bool
+	Name string `json:"name"`
+	OK   bool   `json:"ok"`
 	// Summary says what was checked ("37 blobs, 1204 MiB").
-	Summary string
+	Summary string `json:"summary"`
 	// Count is the number of problems; Problems keeps the first ones in
 	// bundle order.
-	Count    int
-	Problems []*Problem
+	Count    int        `json:"count"`
+	Problems []*Problem `json:"problems,omitempty"`
 }
 
 // Problem is one failed item of a check.
 type Problem struct {
-	Check string
+	Check string `json:"check"`
 	// Digest and Entry name the blob or metadata entry, when there is one.
-	Digest digest.Digest
-	Entry  string
+	Digest digest.Digest `json:"digest,omitempty"`
+	Entry  string        `json:"entry,omitempty"`
 	// Offset is the uncompressed offset of the entry's data, -1 if unknown.
-	Offset int64
+	Offset int64 `json:"offset"`
 	// Artifacts are the artifacts (repository:tag or ref name) that
 	// reference the blob.
-	Artifacts []string
-	Err       error
+	Artifacts []string `json:"artifacts,omitempty"`
+	// Err is the cause; JSON carries its message as "error".
+	Err error `json:"-"`
+}
+
+// MarshalJSON renders the problem with its cause as the string "error".
+func (p *Problem) MarshalJSON() ([]byte, error) {
+	type fields Problem // without the method
+	msg := ""
+	if p.Err != nil {
+		msg = p.Err.Error()
+	}
+	return json.Marshal(struct {
+		*fields
+		Error string `json:"error"`
+	}{(*fields)(p), msg})
 }
 
 // Error names the check, the digest or entry, its offset and the

@@ -71,7 +71,7 @@ if [ "${1:-}" = __step ]; then
     args=()
     for ref in "${images[@]}"; do args+=(--image "$ref"); done
     for m in "${mirrors[@]}"; do args+=(--mirror "$m"); done
-    "$MESHPACK" bundle create --istio none "${args[@]}" --allow-unsigned --verify-upstream=off -o "$out"
+    "$MESHPACK" bundle create "$out" --istio none "${args[@]}" --allow-unsigned --verify-upstream=off
     ;;
   oras)
     for ref in "${images[@]}"; do
@@ -143,14 +143,14 @@ fi
 
 # The commands above, as BENCHMARKS.md shows them (" ; " separates lines).
 declare -A CMD=(
-  [meshpack]='meshpack bundle create --istio none $(for r in $IMAGES; do echo --image $r; done) $MIRRORS --allow-unsigned --verify-upstream=off -o out.tar.zst ; sync'
+  [meshpack]='meshpack bundle create out.tar.zst --istio none $(for r in $IMAGES; do echo --image $r; done) $MIRRORS --allow-unsigned --verify-upstream=off ; sync'
   [oras]='for r in $IMAGES; do oras cp --from-plain-http --no-tty --to-oci-layout $REG/$r $L:$(tagof $r); done ; tar --zstd -cf out.tar.zst -C $L . ; sync'
   [crane]='crane pull --insecure --format oci --platform all $(for r in $IMAGES; do echo $REG/$r; done) $L ; tar --zstd -cf out.tar.zst -C $L . ; sync'
   [skopeo]='for r in $IMAGES; do skopeo copy -q --all --src-tls-verify=false docker://$REG/$r oci:$L:$(tagof $r); done ; tar --zstd -cf out.tar.zst -C $L . ; sync'
   [verify]='meshpack bundle verify --allow-unsigned out.tar.zst'
   [dd]='dd if=/dev/zero of=dd.out bs=4M count=$BYTES iflag=count_bytes conv=fdatasync ; sync'
   [read]='benchtool read -which first|last [-min-bytes 1048576] out.tar.zst ; tar --zstd -xOf out.tar.zst --occurrence=1 ./blobs/sha256/HEX >/dev/null'
-  [signed]='COSIGN_PASSWORD=… meshpack bundle create --istio none $(for r in $IMAGES; do echo --image $r; done) $MIRRORS --key cosign.key --verify-upstream=off -o bundle.tar.zst'
+  [signed]='COSIGN_PASSWORD=… meshpack bundle create bundle.tar.zst --istio none $(for r in $IMAGES; do echo --image $r; done) $MIRRORS --key cosign.key --verify-upstream=off'
   [load meshpack]='meshpack bundle load bundle.tar.zst --registry $TARGET/bench --plain-http --key cosign.pub -o json ; sync'
   [load oras]='tar --zstd -xf bundle.tar.zst -C $L ; for each image: oras cp --no-tty --to-plain-http --from-oci-layout $L@$DIGEST $TARGET/bench/$REPO:$TAG ; sync'
   [load crane]='tar --zstd -xf bundle.tar.zst -C $L ; crane push --insecure --index $L $TARGET/bench/bundle:all ; sync'
@@ -442,8 +442,8 @@ signed_bundle() {
   for ref in "${IMAGES[@]}"; do args+=(--image "$ref"); done
   for m in "${MIRRORS[@]}"; do args+=(--mirror "$m"); done
   cold
-  timed "signed-$size" env COSIGN_PASSWORD="$KEYPASS" "$MESHPACK" bundle create --istio none "${args[@]}" \
-    --key "$KEYDIR/cosign.key" --verify-upstream=off -o "$LW/bundle.tar.zst"
+  timed "signed-$size" env COSIGN_PASSWORD="$KEYPASS" "$MESHPACK" bundle create "$LW/bundle.tar.zst" --istio none "${args[@]}" \
+    --key "$KEYDIR/cosign.key" --verify-upstream=off
   rec signed "size=$size" "wall=$T_wall" "rss_kb=$T_rss_kb" "out=$(stat -c %s "$LW/bundle.tar.zst")"
   log "$size: signed bundle for the load runs: ${T_wall}s"
 }

@@ -37,12 +37,12 @@ export COSIGN_PASSWORD=demo
 run "$MESHPACK" keys generate --dir "$WORK/keys"
 
 step "resolve Istio 1.30.3 ambient + Kiali + Gateway API to exact digests"
-run "$MESHPACK" resolve --istio 1.30.3 --profile ambient --kiali "${MIRRORS[@]}" -o "$WORK/mesh.lock.yaml"
+run "$MESHPACK" resolve "$WORK/mesh.lock.yaml" --istio 1.30.3 --profile ambient --kiali "${MIRRORS[@]}"
 
 step "create the bundle from the lock: verify upstream signatures, pull, sign"
-run "$MESHPACK" bundle create --lock "$WORK/mesh.lock.yaml" "${MIRRORS[@]}" \
+run "$MESHPACK" bundle create "$WORK/mesh.tar.zst" --lock "$WORK/mesh.lock.yaml" "${MIRRORS[@]}" \
   --upstream-key istio-release="$WORK/istio-key/cosign.pub" \
-  --key "$WORK/keys/cosign.key" --split 8MiB -o "$WORK/mesh.tar.zst"
+  --key "$WORK/keys/cosign.key" --split 8MiB
 ls -l "$WORK" | grep mesh.tar.zst
 
 step "inspect it"

@@ -15,16 +15,8 @@ import (
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"sigs.k8s.io/yaml"
-)
 
-// Media types of the artifacts meshpack writes.
-const (
-	// HelmConfigMediaType and HelmChartMediaType are what `helm push` writes
-	// and `helm pull oci://` expects.
-	HelmConfigMediaType = "application/vnd.cncf.helm.config.v1+json"
-	HelmChartMediaType  = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
-	// FileArtifactType marks a raw file carried as an OCI artifact.
-	FileArtifactType = "application/vnd.lattice.meshpack.file.v1"
+	"github.com/lattice-mesh/meshpack/mediatype"
 )
 
 // maxChartMetadata caps Chart.yaml read from a chart archive.
@@ -53,8 +45,8 @@ func chartArtifact(tgz []byte) (manifest, config blobData, err error) {
 	if err != nil {
 		return blobData{}, blobData{}, err
 	}
-	config = newBlob(HelmConfigMediaType, cfgJSON)
-	layer := ocispec.Descriptor{MediaType: HelmChartMediaType, Digest: digest.FromBytes(tgz), Size: int64(len(tgz))}
+	config = newBlob(mediatype.HelmConfig, cfgJSON)
+	layer := ocispec.Descriptor{MediaType: mediatype.HelmChart, Digest: digest.FromBytes(tgz), Size: int64(len(tgz))}
 	ann := map[string]string{}
 	for key, field := range map[string]string{
 		ocispec.AnnotationTitle:       "name",
@@ -119,7 +111,7 @@ func fileArtifact(name string, layer ocispec.Descriptor, annotations map[string]
 	m := ocispec.Manifest{
 		Versioned:    specs.Versioned{SchemaVersion: 2},
 		MediaType:    ocispec.MediaTypeImageManifest,
-		ArtifactType: FileArtifactType,
+		ArtifactType: mediatype.MeshpackFile,
 		Config:       config.desc,
 		Layers:       []ocispec.Descriptor{layer},
 		Annotations:  annotations,

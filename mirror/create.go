@@ -2,12 +2,17 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/lattice-mesh/meshpack/bundle"
 	"github.com/lattice-mesh/meshpack/manifests"
 )
+
+// ErrNoSigner means neither a signer nor an explicit permission to write an
+// unsigned bundle was given (PullOptions.Signer, AllowUnsigned).
+var ErrNoSigner = errors.New("no signing key to sign the bundle, and unsigned bundles are not allowed")
 
 // CreateOptions configures Create.
 type CreateOptions struct {
@@ -19,10 +24,14 @@ type CreateOptions struct {
 // CreateResult summarises a Create.
 type CreateResult struct {
 	PullResult
-	// Path is the bundle written (the first part when split).
+	// Path is the bundle written: the path given, or the first part
+	// PATH.000 when split.
 	Path string
 	// Parts lists the files written (one unless split).
 	Parts []string
+	// Sums is the checksum listing of a split bundle (bundle.SumsName);
+	// empty when not split.
+	Sums string
 	// Stats are the writer's counts: bytes in (uncompressed tar) and out.
 	Stats bundle.Stats
 	// Duration is the wall time of the whole create.
@@ -52,10 +61,14 @@ func Create(ctx context.Context, lock *manifests.Lock, path string, opts CreateO
 	if err := f.Commit(); err != nil {
 		return nil, err
 	}
-	out := &CreateResult{PullResult: *res, Path: path, Stats: f.Writer().Stats(), Duration: time.Since(start)}
+	out := &CreateResult{PullResult: *res, Stats: f.Writer().Stats(), Duration: time.Since(start)}
 	out.Parts = f.Parts()
 	if len(out.Parts) == 0 {
 		return nil, fmt.Errorf("create %s: no file written", path)
+	}
+	out.Path = out.Parts[0]
+	if opts.Bundle.SplitSize > 0 {
+		out.Sums = bundle.SumsName(path)
 	}
 	return out, nil
 }

@@ -11,22 +11,9 @@ import (
 	"oras.land/oras-go/v2/content"
 
 	"github.com/lattice-mesh/meshpack/manifests"
-	"github.com/lattice-mesh/meshpack/mirror/client"
+	"github.com/lattice-mesh/meshpack/mediatype"
+	"github.com/lattice-mesh/meshpack/remote"
 )
-
-// Docker media types meshpack reads alongside the OCI ones.
-const (
-	dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
-	dockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
-)
-
-func isIndex(mediaType string) bool {
-	return mediaType == ocispec.MediaTypeImageIndex || mediaType == dockerManifestList
-}
-
-func isManifest(mediaType string) bool {
-	return mediaType == ocispec.MediaTypeImageManifest || mediaType == dockerManifest
-}
 
 // imageGraph is one image as it goes into the bundle: its root (an index or a
 // manifest, rewritten when a platform filter dropped entries), the platform
@@ -51,20 +38,20 @@ type platformManifest struct {
 // rewritten with only the kept entries (every other field preserved), so it
 // gets a new digest; upstreamDigest keeps the original.
 func fetchImageGraph(ctx context.Context, f content.Fetcher, root ocispec.Descriptor, filter []string) (*imageGraph, error) {
-	raw, err := client.FetchManifest(ctx, f, root)
+	raw, err := remote.FetchManifest(ctx, f, root)
 	if err != nil {
 		return nil, err
 	}
 	g := &imageGraph{upstreamDigest: root.Digest}
 	switch {
-	case isManifest(root.MediaType):
+	case mediatype.IsManifest(root.MediaType):
 		g.root = blobData{desc: root, data: raw}
 		g.platforms = append(g.platforms, platformManifest{platform: "", desc: root})
 		if err := g.addManifestBlobs(raw); err != nil {
 			return nil, fmt.Errorf("%s: %w", root.Digest, err)
 		}
 		return g, nil
-	case isIndex(root.MediaType):
+	case mediatype.IsIndex(root.MediaType):
 	default:
 		return nil, fmt.Errorf("%s: unsupported media type %q (want an image index or manifest)", root.Digest, root.MediaType)
 	}
@@ -91,10 +78,10 @@ func fetchImageGraph(ctx context.Context, f content.Fetcher, root ocispec.Descri
 	}
 	for _, i := range kept {
 		m := idx.Manifests[i]
-		if !isManifest(m.MediaType) {
+		if !mediatype.IsManifest(m.MediaType) {
 			return nil, fmt.Errorf("%s: nested index %s is not supported", root.Digest, m.Digest)
 		}
-		mraw, err := client.FetchManifest(ctx, f, m)
+		mraw, err := remote.FetchManifest(ctx, f, m)
 		if err != nil {
 			return nil, err
 		}

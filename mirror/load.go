@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/lattice-mesh/meshpack/bundle"
-	"github.com/lattice-mesh/meshpack/mirror/client"
+	"github.com/lattice-mesh/meshpack/remote"
 	"github.com/lattice-mesh/meshpack/signing"
 )
 
@@ -35,19 +35,20 @@ const DefaultLoadConcurrency = 6
 // monolithic upload (HTTP 413, 405, 411 or 501) and ChunkSize is unset.
 const DefaultChunkSize = 8 << 20
 
-// LoadOptions configures Load. The zero value verifies every blob digest
-// (and no signature), then pushes over HTTPS with docker config credentials,
+// LoadOptions configures Load. Key (or an explicit AllowUnsigned or
+// SkipVerify) is required: the zero value otherwise refuses with ErrNoKey.
+// The rest defaults to pushing over HTTPS with docker config credentials,
 // DefaultLoadConcurrency uploads at a time, monolithic uploads with a
 // chunked fallback, repository paths kept, no upload journal, blobs of at
 // most DefaultMaxBlobSize and no total cap.
 type LoadOptions struct {
 	// Client talks to the registry (TLS, credentials, plain HTTP, retries of
-	// single requests, stall deadlines: client.Options.StallTimeout and
-	// ResponseTimeout); nil means client.New(client.Options{}). Load probes
+	// single requests, stall deadlines: remote.Options.StallTimeout and
+	// ResponseTimeout); nil means remote.New(remote.Options{}). Load probes
 	// the registry once through it (GET /v2/) before any other work.
-	Client *client.Client
+	Client *remote.Client
 	// Key verifies the BOM signature and the signature of every image before
-	// anything is pushed; nil checks blob digests only.
+	// anything is pushed.
 	Key signing.Verifier
 	// AllowUnsigned loads without a Key: blob digests and the bundle's
 	// structure are still verified, signatures are not (anyone could have
@@ -82,7 +83,7 @@ type LoadOptions struct {
 	// client's transport.
 	Retries int
 	// Backoff is the first pause before a retry; it doubles. Default 500ms.
-	// An attempt that stalls (client.ErrStalled) is tried once more without
+	// An attempt that stalls (remote.ErrStalled) is tried once more without
 	// a pause; a second stall fails the load.
 	Backoff time.Duration
 	// MaxBlobSize refuses, before anything is pushed, a bundle with a blob
@@ -240,7 +241,7 @@ type loader struct {
 	r       *bundle.Reader
 	t       target
 	opts    LoadOptions
-	c       *client.Client
+	c       *remote.Client
 	log     *slog.Logger
 	journal *journal
 	stats   loadStats
@@ -249,7 +250,7 @@ type loader struct {
 	chunkSize atomic.Int64
 	// repos caches one repository client per path.
 	reposMu sync.Mutex
-	repos   map[string]*repoClient
+	repos   map[string]*remote.Repository
 	// headSaid holds "path@digest" for every blob a HEAD said exists.
 	headSaid sync.Map
 }
@@ -262,9 +263,9 @@ func newLoader(r *bundle.Reader, target string, opts LoadOptions) (*loader, erro
 	if opts.Key == nil && !opts.AllowUnsigned && !opts.SkipVerify {
 		return nil, fmt.Errorf("load refused, nothing was pushed: %w", ErrNoKey)
 	}
-	l := &loader{r: r, t: t, opts: opts, c: opts.Client, log: discard(opts.Logger), repos: map[string]*repoClient{}}
+	l := &loader{r: r, t: t, opts: opts, c: opts.Client, log: discard(opts.Logger), repos: map[string]*remote.Repository{}}
 	if l.c == nil {
-		if l.c, err = client.New(client.Options{}); err != nil {
+		if l.c, err = remote.New(remote.Options{}); err != nil {
 			return nil, err
 		}
 	}
@@ -272,10 +273,10 @@ func newLoader(r *bundle.Reader, target string, opts LoadOptions) (*loader, erro
 		l.opts.Concurrency = DefaultLoadConcurrency
 	}
 	if l.opts.Retries <= 0 {
-		l.opts.Retries = 5
+		l.opts.Retries = remote.DefaultRetries
 	}
 	if l.opts.Backoff <= 0 {
-		l.opts.Backoff = 500 * time.Millisecond
+		l.opts.Backoff = remote.DefaultBackoff
 	}
 	if opts.ChunkSize < 0 {
 		return nil, fmt.Errorf("chunk size %d: want 0 (monolithic uploads) or a positive size", opts.ChunkSize)

@@ -5,10 +5,28 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/lattice-mesh/meshpack/remote"
 )
+
+// repoFor returns the cached client of a target repository path.
+func (l *loader) repoFor(ctx context.Context, path string) (*remote.Repository, error) {
+	l.reposMu.Lock()
+	defer l.reposMu.Unlock()
+	if rc := l.repos[path]; rc != nil {
+		return rc, nil
+	}
+	rc, err := l.c.RepositoryAt(ctx, l.t.host, path)
+	if err != nil {
+		return nil, err
+	}
+	l.repos[path] = rc
+	return rc, nil
+}
 
 // loadBlob makes one blob present in every repository that needs it: HEAD
 // each, mount from one that has it, upload where that fails.
@@ -31,13 +49,13 @@ func (l *loader) loadBlob(ctx context.Context, b *blobTask) error {
 			l.stats.bytesSkipped.Add(b.desc.Size)
 			continue
 		}
-		rc, err := l.repoFor(path)
+		rc, err := l.repoFor(ctx, path)
 		if err != nil {
 			return err
 		}
-		session := ""
+		var session remote.Upload
 		if src != "" {
-			mounted, loc, err := rc.mount(ctx, b.desc, src)
+			mounted, s, err := rc.MountBlob(ctx, b.desc, src)
 			switch {
 			case err != nil && ctx.Err() != nil:
 				return ctx.Err()
@@ -48,7 +66,7 @@ func (l *loader) loadBlob(ctx context.Context, b *blobTask) error {
 				l.stats.bytesMounted.Add(b.desc.Size)
 				continue
 			default:
-				session = loc
+				session = s
 			}
 		}
 		if !b.inBundle {
@@ -76,21 +94,41 @@ func (l *loader) blobErr(ctx context.Context, b *blobTask, repo, op string, err 
 	return fmt.Errorf("blob %s (%d bytes, %s) into %s/%s: %s%w", b.desc.Digest, b.desc.Size, b.label, l.t.host, repo, op, hint(err))
 }
 
+// blobExists asks (HEAD) whether repository path has blob b and remembers
+// a yes: a manifest refused later for that blob proves the registry wrong.
+func (l *loader) blobExists(ctx context.Context, b *blobTask, path string) (bool, error) {
+	rc, err := l.repoFor(ctx, path)
+	if err != nil {
+		return false, err
+	}
+	ok, err := rc.BlobExists(ctx, b.desc)
+	if ok {
+		l.headSaid.Store(path+"@"+b.desc.Digest.String(), true)
+	}
+	return ok, err
+}
+
 // upload sends one blob into rc, continuing session (or the journal's
-// session) when there is one, with retries.
-func (l *loader) upload(ctx context.Context, rc *repoClient, b *blobTask, session string) error {
-	d := b.desc
-	loc, resume := session, false
+// session) when there is one. Each failed attempt is sorted by classify:
+// transient failures back off and continue from what the registry has, a
+// lost session starts again, a refused monolithic PUT switches the run to
+// chunks, a refused chunk halves the chunk size, and a stall is tried once
+// more.
+func (l *loader) upload(ctx context.Context, rc *remote.Repository, b *blobTask, session remote.Upload) error {
+	d, path := b.desc, rc.Path()
+	s, resume := session, false
 	switch {
-	case loc != "":
-		l.journal.start(rc.path, d.Digest, loc)
+	case s.URL != "":
+		l.journal.start(path, d.Digest, s.URL)
 	default:
-		if loc = l.journal.lookup(rc.path, d.Digest); loc != "" {
+		if s.URL = l.journal.lookup(path, d.Digest); s.URL != "" {
 			resume = true
-			l.settle(ctx, rc, loc)
+			l.settle(ctx, rc, s)
 		}
 	}
-	var minChunk int64
+	progress, flush := l.progress(d)
+	defer flush()
+	open := func(off int64) (io.ReadCloser, error) { return l.open(ctx, d, off) }
 	backoff := l.opts.Backoff
 	var last error
 	stalls := 0
@@ -99,11 +137,11 @@ func (l *loader) upload(ctx context.Context, rc *repoClient, b *blobTask, sessio
 			return err
 		}
 		if attempt > 0 && last != nil {
-			l.log.Debug("retrying upload", "blob", d.Digest, "repository", rc.path, "attempt", attempt, "error", last)
+			l.log.Debug("retrying upload", "blob", d.Digest, "repository", path, "attempt", attempt, "error", last)
 		}
-		if loc == "" {
+		if s.URL == "" {
 			var err error
-			if loc, minChunk, err = rc.startUpload(ctx); err != nil {
+			if s, err = rc.StartUpload(ctx); err != nil {
 				last = err
 				switch classify(err, false) {
 				case failRetry:
@@ -117,43 +155,30 @@ func (l *loader) upload(ctx context.Context, rc *repoClient, b *blobTask, sessio
 				}
 				continue
 			}
-			l.journal.start(rc.path, d.Digest, loc)
+			l.journal.start(path, d.Digest, s.URL)
 		}
-		var off int64
-		if resume {
-			var done bool
-			var err error
-			if off, loc, done, err = l.resumeFrom(ctx, rc, b, loc); err != nil {
-				last = err
-				if classify(err, true) == failStalled {
-					if stalls++; stalls > stallRetries {
-						return stalledErr(stalls, err)
-					}
-					continue
-				}
-				l.sleep(ctx, &backoff)
-				continue
-			}
-			if done {
-				return nil
-			}
-			if loc == "" {
-				resume = false
-				continue
-			}
+		chunk := int64(0)
+		if l.chunked.Load() {
+			chunk = l.chunkSize.Load()
 		}
-		next, err := l.send(ctx, rc, b, loc, off, minChunk, resume)
+		res, err := rc.UploadBlob(ctx, d, open, remote.UploadOptions{Session: s, Resume: resume, ChunkSize: chunk, Progress: progress})
+		if res.Resumed > 0 {
+			l.log.Debug("continued upload", "blob", d.Digest, "repository", path, "offset", res.Resumed, "size", d.Size)
+			l.stats.uploadsResumed.Add(1)
+			l.stats.bytesResumed.Add(res.Resumed)
+			emit(l.opts.Progress, Event{Kind: EventBlobSkipped, Name: b.label, Descriptor: d, N: res.Resumed})
+		}
 		if err == nil {
-			l.journal.done(rc.path, d.Digest)
+			l.journal.done(path, d.Digest)
 			l.stats.blobsPushed.Add(1)
 			return nil
 		}
-		last, loc = err, next
-		switch classify(err, l.chunked.Load()) {
+		last, s = err, res.Session
+		switch classify(err, chunk > 0) {
 		case failFatal:
 			return err
 		case failRestart:
-			loc, resume = "", false
+			s, resume = remote.Upload{}, false
 		case failChunks:
 			if l.chunked.CompareAndSwap(false, true) {
 				l.log.Warn("the registry refused a monolithic blob upload; switching to chunked uploads", "chunk", l.chunkSize.Load(), "error", err)
@@ -166,7 +191,7 @@ func (l *loader) upload(ctx context.Context, rc *repoClient, b *blobTask, sessio
 			if stalls++; stalls > stallRetries {
 				return stalledErr(stalls, err)
 			}
-			l.log.Warn("the registry stalled during an upload; trying again", "blob", d.Digest, "repository", rc.path, "error", err)
+			l.log.Warn("the registry stalled during an upload; trying again", "blob", d.Digest, "repository", path, "error", err)
 			resume = true
 		default:
 			resume = true
@@ -180,35 +205,23 @@ func stalledErr(n int, err error) error {
 	return fmt.Errorf("gave up after %d stalled attempts: %w", n, err)
 }
 
-// resumeFrom asks the registry how much of session loc it has. It returns
-// the offset to continue from and the session URL to use; done when the
-// blob turned out complete; an empty URL when the session is gone; an
-// error worth a retry.
-func (l *loader) resumeFrom(ctx context.Context, rc *repoClient, b *blobTask, loc string) (int64, string, bool, error) {
-	d := b.desc
-	n, next, err := rc.status(ctx, loc)
-	if err != nil {
-		if c := classify(err, true); c == failRetry || c == failStalled {
-			return 0, loc, false, err
+// progress returns the Progress function of one blob's uploads: it counts
+// every byte sent and reports them as EventBytes about every MiB; flush
+// reports the rest.
+func (l *loader) progress(d ocispec.Descriptor) (progress func(int64), flush func()) {
+	var pending atomic.Int64
+	report := func(n int64) {
+		if n > 0 {
+			emit(l.opts.Progress, Event{Kind: EventBytes, Descriptor: d, N: n})
 		}
-		// The session is gone: completed after all (the request that was
-		// cut finished on the registry's side), or forgotten.
-		if ok, herr := rc.repo.Blobs().Exists(ctx, d); herr == nil && ok {
-			l.journal.done(rc.path, d.Digest)
-			l.stats.blobsPushed.Add(1)
-			return 0, "", true, nil
+	}
+	progress = func(n int64) {
+		l.stats.bytesPushed.Add(n)
+		if pending.Add(n) >= 1<<20 {
+			report(pending.Swap(0))
 		}
-		l.log.Debug("upload session gone; starting again", "blob", d.Digest, "repository", rc.path, "error", err)
-		return 0, "", false, nil
 	}
-	off := min(n, d.Size)
-	l.log.Debug("continuing upload", "blob", d.Digest, "repository", rc.path, "offset", off, "size", d.Size)
-	if off > 0 {
-		l.stats.uploadsResumed.Add(1)
-		l.stats.bytesResumed.Add(off)
-		emit(l.opts.Progress, Event{Kind: EventBlobSkipped, Name: b.label, Descriptor: d, N: off})
-	}
-	return off, next, false, nil
+	return progress, func() { report(pending.Swap(0)) }
 }
 
 func (l *loader) sleep(ctx context.Context, backoff *time.Duration) {
@@ -218,16 +231,16 @@ func (l *loader) sleep(ctx context.Context, backoff *time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
-	*backoff = min(*backoff*2, 30*time.Second)
+	*backoff = min(*backoff*2, remote.MaxBackoff)
 }
 
 // settle waits until an upload session carried over from an earlier run
 // stops growing: the registry may still be storing what the interrupted
 // request sent, and continuing from a stale offset would be refused.
-func (l *loader) settle(ctx context.Context, rc *repoClient, loc string) {
+func (l *loader) settle(ctx context.Context, rc *remote.Repository, s remote.Upload) {
 	prev := int64(-1)
 	for range 10 {
-		n, _, err := rc.status(ctx, loc)
+		n, _, err := rc.UploadStatus(ctx, s)
 		if err != nil || n == prev {
 			return
 		}
@@ -235,76 +248,6 @@ func (l *loader) settle(ctx context.Context, rc *repoClient, loc string) {
 		d := 100 * time.Millisecond
 		l.sleep(ctx, &d)
 	}
-}
-
-// send uploads the blob from byte off into session loc: one PUT for a new
-// session in monolithic mode, else PATCH requests with Content-Range (the
-// registry refuses one that does not start where it is) and a closing PUT.
-// It returns the session URL last used, for a resume.
-func (l *loader) send(ctx context.Context, rc *repoClient, b *blobTask, loc string, off, minChunk int64, resumed bool) (string, error) {
-	d := b.desc
-	chunked := l.chunked.Load()
-	if !chunked && !resumed {
-		body, err := l.body(ctx, d, 0, d.Size, nil)
-		if err != nil {
-			return loc, err
-		}
-		err = rc.put(ctx, loc, d, d.Size, body)
-		body.Close()
-		return loc, bodyErr(body, err)
-	}
-	seq := &seqReader{l: l, desc: d}
-	defer seq.close()
-	for off < d.Size {
-		n := d.Size - off
-		if chunked {
-			n = min(max(l.chunkSize.Load(), minChunk), n)
-		}
-		if err := seq.seek(ctx, off); err != nil {
-			return loc, err
-		}
-		body, err := l.body(ctx, d, off, n, seq)
-		if err != nil {
-			return loc, err
-		}
-		next, err := rc.patch(ctx, loc, off, n, body)
-		body.Close()
-		if err = bodyErr(body, err); err != nil {
-			return loc, err
-		}
-		loc, off = next, off+n
-	}
-	return loc, rc.put(ctx, loc, d, 0, nil)
-}
-
-// body returns a request body of n bytes of blob d from off: read from seq
-// when given (a chunk of a sequential pass), else from its own reader (the
-// whole blob, verified against its digest at the end). A retry reopens it.
-func (l *loader) body(ctx context.Context, d ocispec.Descriptor, off, n int64, seq *seqReader) (*uploadBody, error) {
-	state := &bodyState{}
-	var mk func(shared bool) (*uploadBody, error)
-	mk = func(shared bool) (*uploadBody, error) {
-		ub := &uploadBody{
-			state: state,
-			count: func(k int64) { l.stats.bytesPushed.Add(k) },
-			flush: func(k int64) { emit(l.opts.Progress, Event{Kind: EventBytes, Descriptor: d, N: k}) },
-		}
-		ub.reopen = func() (io.ReadCloser, error) { return mk(false) }
-		if shared {
-			ub.r = io.LimitReader(seq, n)
-			return ub, nil
-		}
-		rc, err := l.open(ctx, d, off)
-		if err != nil {
-			return nil, err
-		}
-		ub.r, ub.c = rc, rc
-		if off != 0 || n != d.Size {
-			ub.r = io.LimitReader(rc, n)
-		}
-		return ub, nil
-	}
-	return mk(seq != nil)
 }
 
 // open returns blob d from the bundle, positioned at off. The bytes are not
@@ -315,51 +258,17 @@ func (l *loader) open(ctx context.Context, d ocispec.Descriptor, off int64) (io.
 	if err != nil {
 		return nil, fmt.Errorf("read from the bundle: %w", err)
 	}
-	return rc, nil
+	return bundleBlob{rc}, nil
 }
 
-// seqReader reads a blob front to back for consecutive chunks, reopening
-// only when a chunk does not start where the last one ended (after a retry).
-type seqReader struct {
-	l    *loader
-	desc ocispec.Descriptor
-	rc   io.ReadCloser
-	pos  int64
-}
+// bundleBlob is a blob read from the bundle; its read errors say so, which
+// tells them from the network's in an upload error.
+type bundleBlob struct{ io.ReadCloser }
 
-func (s *seqReader) seek(ctx context.Context, off int64) error {
-	if s.rc != nil && s.pos == off {
-		return nil
+func (b bundleBlob) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = fmt.Errorf("read from the bundle: %w", err)
 	}
-	s.close()
-	rc, err := s.l.open(ctx, s.desc, off)
-	if err != nil {
-		return err
-	}
-	s.rc, s.pos = rc, off
-	return nil
-}
-
-func (s *seqReader) Read(p []byte) (int, error) {
-	n, err := s.rc.Read(p)
-	s.pos += int64(n)
 	return n, err
-}
-
-func (s *seqReader) close() {
-	if s.rc != nil {
-		s.rc.Close()
-		s.rc = nil
-	}
-}
-
-// bodyErr prefers the body's read error (the bundle) over the request's.
-func bodyErr(b *uploadBody, err error) error {
-	if err == nil {
-		return nil
-	}
-	if berr := b.state.get(); berr != nil && !errors.Is(berr, errBodyClosed) {
-		return fmt.Errorf("read from the bundle: %w", berr)
-	}
-	return err
 }

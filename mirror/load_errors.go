@@ -4,14 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
-	"oras.land/oras-go/v2/registry/remote/auth"
-	"oras.land/oras-go/v2/registry/remote/errcode"
-
 	"github.com/lattice-mesh/meshpack/bundle"
-	"github.com/lattice-mesh/meshpack/mirror/client"
+	"github.com/lattice-mesh/meshpack/remote"
 )
 
 // Load errors. Test for them with errors.Is.
@@ -30,13 +26,12 @@ const credentialsHint = "pass -u USER --password-stdin, or --docker-config with 
 // hint adds what to do to registry errors that need the user: wrong or
 // missing credentials, a registry that is not there or stalls.
 func hint(err error) error {
-	var re *errcode.ErrorResponse
 	switch {
-	case errors.As(err, &re) && (re.StatusCode == http.StatusUnauthorized || re.StatusCode == http.StatusForbidden):
+	case errors.Is(err, remote.ErrUnauthorized):
 		return fmt.Errorf("%w (check --username/--password-stdin or the docker config credentials for this registry, and push rights on the repository): %w", ErrUnauthorized, err)
-	case errors.Is(err, auth.ErrBasicCredentialNotFound):
+	case errors.Is(err, remote.ErrNoCredentials):
 		return unauthorizedError{fmt.Errorf("the registry requires credentials and none are configured for it (%s): %w", credentialsHint, err)}
-	case errors.Is(err, client.ErrStalled):
+	case errors.Is(err, remote.ErrStalled):
 		return fmt.Errorf("%w (the registry stopped answering; check it and the network, or raise --stall-timeout for a very slow link)", err)
 	case err != nil && strings.Contains(err.Error(), "http: server gave HTTP response to HTTPS client"):
 		return fmt.Errorf("%w (the registry speaks plain HTTP: pass --plain-http)", err)
@@ -44,22 +39,10 @@ func hint(err error) error {
 	return err
 }
 
-// stallRetries is how often a request that stalled is tried again before
+// stallRetries is how often an upload that stalled is tried again before
 // the load fails: one stall may be a dropped connection, two in a row mean
 // the registry or the path to it is stuck.
 const stallRetries = 1
-
-// retryStalled runs fn again after a stall, at most stallRetries times.
-func (l *loader) retryStalled(ctx context.Context, fn func() error) error {
-	var err error
-	for attempt := 0; ; attempt++ {
-		err = fn()
-		if err == nil || !errors.Is(err, client.ErrStalled) || ctx.Err() != nil || attempt >= stallRetries {
-			return err
-		}
-		l.log.Warn("the registry stalled; trying again", "registry", l.t.host, "error", err)
-	}
-}
 
 // failure says how an upload attempt failed and what to do next.
 type failure int
@@ -73,47 +56,28 @@ const (
 	failStalled                // no progress: try once more, then give up
 )
 
-// classify sorts an upload error. chunked says whether it came from a
-// chunked upload.
+// classify sorts an upload error by the sentinels remote maps registry
+// answers to. chunked says whether it came from a chunked upload.
 func classify(err error, chunked bool) failure {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, bundle.ErrDigestMismatch) || errors.Is(err, bundle.ErrInvalidBundle) ||
-		errors.Is(err, bundle.ErrMissingPart) || errors.Is(err, bundle.ErrClosed) ||
-		errors.Is(err, auth.ErrBasicCredentialNotFound) {
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, bundle.ErrDigestMismatch), errors.Is(err, bundle.ErrInvalidBundle),
+		errors.Is(err, bundle.ErrMissingPart), errors.Is(err, bundle.ErrClosed),
+		errors.Is(err, remote.ErrNoCredentials):
 		return failFatal
-	}
-	if errors.Is(err, client.ErrStalled) {
+	case errors.Is(err, remote.ErrStalled):
 		return failStalled
-	}
-	var re *errcode.ErrorResponse
-	if !errors.As(err, &re) {
-		return failRetry // network: reset, EOF, timeout
-	}
-	switch code := re.StatusCode; {
-	case code == http.StatusUnauthorized, code == http.StatusForbidden:
-		return failFatal
-	case code == http.StatusNotFound:
+	case errors.Is(err, remote.ErrUploadInvalid), errors.Is(err, remote.ErrNotFound):
 		return failRestart
-	case code == http.StatusRequestedRangeNotSatisfiable:
-		return failRetry
-	case code == http.StatusRequestEntityTooLarge && chunked:
+	case errors.Is(err, remote.ErrTooLarge) && chunked:
 		return failSmaller
-	case code == http.StatusRequestEntityTooLarge, code == http.StatusMethodNotAllowed,
-		code == http.StatusLengthRequired, code == http.StatusNotImplemented:
+	case errors.Is(err, remote.ErrTooLarge), errors.Is(err, remote.ErrUnsupported):
 		if chunked {
 			return failFatal
 		}
 		return failChunks
-	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests, code >= 500:
-		return failRetry
-	case code == http.StatusBadRequest:
-		for _, e := range re.Errors {
-			switch e.Code {
-			case errcode.ErrorCodeDigestInvalid, errcode.ErrorCodeBlobUploadInvalid,
-				errcode.ErrorCodeSizeInvalid, errcode.ErrorCodeBlobUploadUnknown:
-				return failRestart
-			}
-		}
+	case remote.Temporary(err):
+		return failRetry // a network failure, 408, 416, 429 or 5xx
 	}
 	return failFatal
 }
@@ -154,24 +118,4 @@ func (l *loader) checkAbsent(ctx context.Context, p *loadPlan, base string) erro
 	}
 	return fmt.Errorf("%w: %d blobs are neither in the bundle nor at %s, e.g. %s; %s; nothing was pushed",
 		ErrBaseMissing, n, l.t, strings.Join(missing, ", "), what)
-}
-
-// blobExists asks (HEAD) whether repository path has blob b, retrying a
-// stall once, and remembers a yes: a manifest refused later for that blob
-// proves the registry wrong.
-func (l *loader) blobExists(ctx context.Context, b *blobTask, path string) (bool, error) {
-	rc, err := l.repoFor(path)
-	if err != nil {
-		return false, err
-	}
-	var ok bool
-	err = l.retryStalled(ctx, func() error {
-		var err error
-		ok, err = rc.repo.Blobs().Exists(ctx, b.desc)
-		return err
-	})
-	if ok {
-		l.headSaid.Store(path+"@"+b.desc.Digest.String(), true)
-	}
-	return ok, err
 }

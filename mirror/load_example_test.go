@@ -14,8 +14,8 @@ import (
 
 	"github.com/lattice-mesh/meshpack/bundle"
 	"github.com/lattice-mesh/meshpack/mirror"
-	"github.com/lattice-mesh/meshpack/mirror/client"
 	"github.com/lattice-mesh/meshpack/mirror/registry"
+	"github.com/lattice-mesh/meshpack/remote"
 )
 
 func ExampleLoad() {
@@ -36,7 +36,7 @@ func ExampleLoad() {
 		fmt.Println(err)
 		return
 	}
-	c, err := client.New(client.Options{PlainHTTP: true})
+	c, err := remote.New(remote.Options{PlainHTTP: true})
 	if err != nil {
 		fmt.Println(err)
 		return

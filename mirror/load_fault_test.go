@@ -17,9 +17,9 @@ import (
 	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"github.com/lattice-mesh/meshpack/mirror"
-	"github.com/lattice-mesh/meshpack/mirror/client"
 	"github.com/lattice-mesh/meshpack/mirror/registry"
 	"github.com/lattice-mesh/meshpack/mirror/registry/registrytest"
+	"github.com/lattice-mesh/meshpack/remote"
 )
 
 // faultProxy wraps the embedded registry's handler and breaks blob uploads
@@ -200,7 +200,7 @@ func TestLoadAuth(t *testing.T) {
 		{"right password", "s3cret", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := plainClient(t, client.Options{Username: "admin", Password: tc.password})
+			c := plainClient(t, remote.Options{Username: "admin", Password: tc.password})
 			res, err := mirror.Load(context.Background(), f.open(t), host+"/mesh", mirror.LoadOptions{Client: c, SkipVerify: true})
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("got error %v, want %v", err, tc.wantErr)

@@ -20,7 +20,7 @@ import (
 	"github.com/lattice-mesh/meshpack/manifests"
 	"github.com/lattice-mesh/meshpack/manifests/resolve"
 	"github.com/lattice-mesh/meshpack/mirror"
-	"github.com/lattice-mesh/meshpack/mirror/client"
+	"github.com/lattice-mesh/meshpack/remote"
 	"github.com/lattice-mesh/meshpack/signing"
 )
 
@@ -95,7 +95,7 @@ func buildBundle(dir string, uopts upstream.Options) (*fixtureBundle, error) {
 		}
 		mirrors = append(mirrors, pm)
 	}
-	c, err := client.New(client.Options{Mirrors: mirrors})
+	c, err := remote.New(remote.Options{Mirrors: mirrors})
 	if err != nil {
 		return nil, err
 	}
@@ -270,10 +270,10 @@ func testLogger() *slog.Logger {
 }
 
 // plainClient is a registry client for plain-HTTP loopback registries.
-func plainClient(t testing.TB, opts client.Options) *client.Client {
+func plainClient(t testing.TB, opts remote.Options) *remote.Client {
 	t.Helper()
 	opts.PlainHTTP = true
-	c, err := client.New(opts)
+	c, err := remote.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,8 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/lattice-mesh/meshpack/bundle"
-	"github.com/lattice-mesh/meshpack/mirror/client"
+	"github.com/lattice-mesh/meshpack/mediatype"
+	"github.com/lattice-mesh/meshpack/remote"
 )
 
 // maxPlacements caps the blob and manifest placements (one digest in one
@@ -164,7 +165,7 @@ func (pl *planner) visit(ctx context.Context, at *artifactTask, desc ocispec.Des
 	if depth > maxNesting {
 		return fmt.Errorf("%s: indexes nested too deep", desc.Digest)
 	}
-	if !isIndex(desc.MediaType) && !isManifest(desc.MediaType) {
+	if !mediatype.IsIndex(desc.MediaType) && !mediatype.IsManifest(desc.MediaType) {
 		return fmt.Errorf("%s: media type %q is not a manifest or index", desc.Digest, desc.MediaType)
 	}
 	node, err := pl.node(ctx, desc)
@@ -195,7 +196,7 @@ func (pl *planner) node(ctx context.Context, desc ocispec.Descriptor) (*manifest
 	if n := pl.nodes[desc.Digest]; n != nil {
 		return n, nil
 	}
-	raw, err := client.FetchManifest(ctx, pl.l.r, desc)
+	raw, err := remote.FetchManifest(ctx, pl.l.r, desc)
 	if err != nil {
 		return nil, fmt.Errorf("read manifest from the bundle: %w", err)
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/lattice-mesh/meshpack/bundle"
-	"github.com/lattice-mesh/meshpack/mirror/client"
+	"github.com/lattice-mesh/meshpack/remote"
 )
 
 // preflight runs the checks that need no bundle verification, cheapest
@@ -45,14 +45,14 @@ func (l *loader) probe(ctx context.Context) error {
 	const nothing = "load refused, nothing was pushed"
 	h := l.t.host
 	switch {
-	case errors.Is(err, client.ErrNoCredentials):
+	case errors.Is(err, remote.ErrNoCredentials):
 		return unauthorizedError{fmt.Errorf("%s: registry %s requires credentials and none are configured for it: %s: %w", nothing, h, credentialsHint, err)}
-	case errors.Is(err, client.ErrCredentialsRejected):
+	case errors.Is(err, remote.ErrCredentialsRejected):
 		return unauthorizedError{fmt.Errorf("%s: registry %s rejected the credentials: check the user and password given with -u USER --password-stdin, or the --docker-config credentials for %s: %w", nothing, h, h, err)}
-	case errors.Is(err, client.ErrStalled):
+	case errors.Is(err, remote.ErrStalled):
 		return fmt.Errorf("%s: registry %s did not answer within %s: it accepts connections but sends nothing (wrong port, a hung registry, or a proxy or firewall holding the traffic): %w",
 			nothing, h, l.c.StallTimeout(), err)
-	case errors.Is(err, client.ErrNotRegistry):
+	case errors.Is(err, remote.ErrNotRegistry):
 		return fmt.Errorf("%s: %s does not serve the OCI distribution API (check the host and port): %w", nothing, h, err)
 	}
 	return fmt.Errorf("%s: registry %s is not reachable: %w", nothing, h, hint(err))

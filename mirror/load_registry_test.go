@@ -18,9 +18,9 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/lattice-mesh/meshpack/mirror"
-	"github.com/lattice-mesh/meshpack/mirror/client"
 	"github.com/lattice-mesh/meshpack/mirror/registry"
 	"github.com/lattice-mesh/meshpack/mirror/registry/registrytest"
+	"github.com/lattice-mesh/meshpack/remote"
 )
 
 // misbehave answers the requests a lying or stopped registry gets wrong and
@@ -131,7 +131,7 @@ func TestLoadRegistryFailures(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		// start returns the target host and the client options.
-		start     func(t *testing.T) (string, client.Options)
+		start     func(t *testing.T) (string, remote.Options)
 		layerSize int
 		// concurrency 1 uploads the layer (the largest blob) first.
 		concurrency int
@@ -139,33 +139,33 @@ func TestLoadRegistryFailures(t *testing.T) {
 		want        []string
 		within      time.Duration
 	}{
-		{"black hole", func(t *testing.T) (string, client.Options) {
-			return blackHole(t), client.Options{StallTimeout: time.Second}
-		}, 64, 0, client.ErrStalled, []string{"did not answer within 1s", "accepts connections but sends nothing", "nothing was pushed"}, 10 * time.Second},
-		{"connection refused", func(t *testing.T) (string, client.Options) {
-			return closedPort(t), client.Options{}
-		}, 64, 0, client.ErrUnreachable, []string{"is not reachable", "connection refused", "nothing was pushed"}, 5 * time.Second},
-		{"401 without credentials", func(t *testing.T) (string, client.Options) {
-			return authRegistry(t), client.Options{DockerConfig: noDockerConfig(t)}
+		{"black hole", func(t *testing.T) (string, remote.Options) {
+			return blackHole(t), remote.Options{StallTimeout: time.Second}
+		}, 64, 0, remote.ErrStalled, []string{"did not answer within 1s", "accepts connections but sends nothing", "nothing was pushed"}, 10 * time.Second},
+		{"connection refused", func(t *testing.T) (string, remote.Options) {
+			return closedPort(t), remote.Options{}
+		}, 64, 0, remote.ErrUnreachable, []string{"is not reachable", "connection refused", "nothing was pushed"}, 5 * time.Second},
+		{"401 without credentials", func(t *testing.T) (string, remote.Options) {
+			return authRegistry(t), remote.Options{DockerConfig: noDockerConfig(t)}
 		}, 64, 0, mirror.ErrUnauthorized, []string{"requires credentials and none are configured", "-u USER --password-stdin", "--docker-config", "nothing was pushed"}, 3 * time.Second},
-		{"401 on push without credentials", func(t *testing.T) (string, client.Options) {
-			return startProxy(t, &faultProxy{authPush: true}), client.Options{DockerConfig: noDockerConfig(t)}
+		{"401 on push without credentials", func(t *testing.T) (string, remote.Options) {
+			return startProxy(t, &faultProxy{authPush: true}), remote.Options{DockerConfig: noDockerConfig(t)}
 		}, 64, 0, mirror.ErrUnauthorized, []string{"requires credentials and none are configured", "-u USER --password-stdin", "blob sha256:"}, 3 * time.Second},
-		{"credentials rejected", func(t *testing.T) (string, client.Options) {
-			return authRegistry(t), client.Options{Username: "admin", Password: "guess"}
+		{"credentials rejected", func(t *testing.T) (string, remote.Options) {
+			return authRegistry(t), remote.Options{Username: "admin", Password: "guess"}
 		}, 64, 0, mirror.ErrUnauthorized, []string{"rejected the credentials", "user admin", "--password-stdin", "nothing was pushed"}, 3 * time.Second},
-		{"HEAD says every blob exists", func(t *testing.T) (string, client.Options) {
-			return startProxy(t, &faultProxy{lieHead: true}), client.Options{}
+		{"HEAD says every blob exists", func(t *testing.T) (string, remote.Options) {
+			return startProxy(t, &faultProxy{lieHead: true}), remote.Options{}
 		}, 64, 0, mirror.ErrRegistryInconsistent, []string{"registry says blob sha256:", "exists", "HEAD answered 200", "answers HEAD wrongly"}, 10 * time.Second},
-		{"manifest PUT not stored", func(t *testing.T) (string, client.Options) {
-			return startProxy(t, &faultProxy{dropManifests: true}), client.Options{}
+		{"manifest PUT not stored", func(t *testing.T) (string, remote.Options) {
+			return startProxy(t, &faultProxy{dropManifests: true}), remote.Options{}
 		}, 64, 0, mirror.ErrRegistryInconsistent, []string{"accepted manifest", "did not store it"}, 10 * time.Second},
-		{"upload never answered", func(t *testing.T) (string, client.Options) {
-			return startProxy(t, &faultProxy{hang: http.MethodPost}), client.Options{StallTimeout: fast, ResponseTimeout: fast}
-		}, 64, 0, client.ErrStalled, []string{"gave up after 2 stalled attempts", "while waiting for the response", "blob sha256:"}, 10 * time.Second},
-		{"upload body never read", func(t *testing.T) (string, client.Options) {
-			return startProxy(t, &faultProxy{hang: http.MethodPut}), client.Options{StallTimeout: fast, ResponseTimeout: fast}
-		}, 48 << 20, 1, client.ErrStalled, []string{"gave up after 2 stalled attempts", "no progress for 500ms", "blob sha256:"}, 15 * time.Second},
+		{"upload never answered", func(t *testing.T) (string, remote.Options) {
+			return startProxy(t, &faultProxy{hang: http.MethodPost}), remote.Options{StallTimeout: fast, ResponseTimeout: fast}
+		}, 64, 0, remote.ErrStalled, []string{"gave up after 2 stalled attempts", "while waiting for the response", "blob sha256:"}, 10 * time.Second},
+		{"upload body never read", func(t *testing.T) (string, remote.Options) {
+			return startProxy(t, &faultProxy{hang: http.MethodPut}), remote.Options{StallTimeout: fast, ResponseTimeout: fast}
+		}, 48 << 20, 1, remote.ErrStalled, []string{"gave up after 2 stalled attempts", "no progress for 500ms", "blob sha256:"}, 15 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

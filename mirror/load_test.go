@@ -14,13 +14,13 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
-	"oras.land/oras-go/v2/registry/remote"
+	orasremote "oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"github.com/lattice-mesh/meshpack/bundle"
 	"github.com/lattice-mesh/meshpack/mirror"
-	"github.com/lattice-mesh/meshpack/mirror/client"
 	"github.com/lattice-mesh/meshpack/mirror/registry/registrytest"
+	"github.com/lattice-mesh/meshpack/remote"
 )
 
 // TestLoad loads the fixture bundle into the embedded registry and into
@@ -72,7 +72,7 @@ func TestLoad(t *testing.T) {
 	}
 }
 
-func clientOpts() client.Options { return client.Options{} }
+func clientOpts() remote.Options { return remote.Options{} }
 
 // keepUnder maps a BOM repository below prefix, keeping its path.
 func keepUnder(prefix string) func(string) string {
@@ -119,9 +119,9 @@ func checkArtifacts(t *testing.T, host string, repoOf func(string) string, bom *
 	}
 }
 
-func orasRepo(t *testing.T, ref string, cred ...auth.Credential) *remote.Repository {
+func orasRepo(t *testing.T, ref string, cred ...auth.Credential) *orasremote.Repository {
 	t.Helper()
-	repo, err := remote.NewRepository(ref)
+	repo, err := orasremote.NewRepository(ref)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/lattice-mesh/meshpack/bundle"
-	"github.com/lattice-mesh/meshpack/mirror"
+	"github.com/lattice-mesh/meshpack/mediatype"
 )
 
 // checkWithTools reads the loaded registry with the real client CLIs: crane
@@ -60,7 +60,7 @@ func checkWithTools(t *testing.T, host string, f *fixtureBundle) {
 		if err != nil {
 			t.Fatalf("helm pull wrote no chart: %v", err)
 		}
-		if !hasBlob(f.bom, sha256Of(tgz), mirror.HelmChartMediaType) {
+		if !hasBlob(f.bom, sha256Of(tgz), mediatype.HelmChart) {
 			t.Errorf("helm pull: chart archive hashes to %s, which is not the bundle's istiod chart", sha256Of(tgz))
 		}
 	})

@@ -11,7 +11,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/lattice-mesh/meshpack/bundle"
-	"github.com/lattice-mesh/meshpack/mirror/client"
+	"github.com/lattice-mesh/meshpack/remote"
 	"github.com/lattice-mesh/meshpack/signing"
 )
 
@@ -31,7 +31,7 @@ const (
 // and refuses to write an unsigned bundle (set Signer or AllowUnsigned).
 type PullOptions struct {
 	// Client fetches from upstream; nil means default options.
-	Client *client.Client
+	Client *remote.Client
 	// Platforms filters image platforms; nil means the lock spec's platforms.
 	Platforms []string
 	// Concurrency is how many downloads run ahead of the bundle writer;

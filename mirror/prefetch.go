@@ -8,7 +8,8 @@ import (
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/registry/remote/errcode"
+
+	"github.com/lattice-mesh/meshpack/remote"
 )
 
 // opener opens a blob's bytes from its source. The reader may implement
@@ -143,14 +144,15 @@ func copyOnce(ctx context.Context, it fetchItem, w io.Writer, written *int64) er
 }
 
 // retryable reports whether an error is worth another attempt: network
-// failures and truncations, not 4xx answers or a closed consumer.
+// failures and truncations and answers that say "later" (remote.ErrTemporary),
+// not other answers or a closed consumer.
 func retryable(err error) bool {
 	if errors.Is(err, errNoResume) || errors.Is(err, context.Canceled) {
 		return false
 	}
-	var resp *errcode.ErrorResponse
-	if errors.As(err, &resp) {
-		return resp.StatusCode >= 500 || resp.StatusCode == 429
+	var re *remote.ResponseError
+	if errors.As(err, &re) {
+		return errors.Is(err, remote.ErrTemporary)
 	}
 	return true
 }

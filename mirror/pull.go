@@ -14,7 +14,7 @@ import (
 
 	"github.com/lattice-mesh/meshpack/bundle"
 	"github.com/lattice-mesh/meshpack/manifests"
-	"github.com/lattice-mesh/meshpack/mirror/client"
+	"github.com/lattice-mesh/meshpack/remote"
 	"github.com/lattice-mesh/meshpack/signing"
 )
 
@@ -32,7 +32,7 @@ type PullResult struct {
 // puller carries one Pull call's state.
 type puller struct {
 	opts      PullOptions
-	c         *client.Client
+	c         *remote.Client
 	log       *slog.Logger
 	platforms []string
 	policy    string
@@ -56,7 +56,7 @@ func Pull(ctx context.Context, lock *manifests.Lock, w *bundle.Writer, opts Pull
 		return nil, err
 	}
 	pl.log.Debug("planned", "artifacts", len(p.artifacts), "inMemoryBlobs", len(p.small), "streamedBlobs", len(p.streamed), "streamedBytes", p.streamedBytes(), "elapsed", time.Since(start))
-	bom, err := pl.writeMetadata(w, lock, p)
+	bom, err := pl.writeMetadata(ctx, w, lock, p)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +73,7 @@ func Pull(ctx context.Context, lock *manifests.Lock, w *bundle.Writer, opts Pull
 
 func newPuller(lock *manifests.Lock, opts PullOptions) (*puller, error) {
 	if opts.Signer == nil && !opts.AllowUnsigned {
-		return nil, fmt.Errorf("no signing key: pass --key cosign.key (meshpack keys generate makes one) or --allow-unsigned to write an unsigned bundle")
+		return nil, ErrNoSigner
 	}
 	pl := &puller{opts: opts, c: opts.Client, log: discard(opts.Logger), platforms: opts.Platforms, policy: opts.VerifyUpstream}
 	switch pl.policy {
@@ -81,13 +81,13 @@ func newPuller(lock *manifests.Lock, opts PullOptions) (*puller, error) {
 		pl.policy = VerifyRequired
 	case VerifyRequired, VerifyIfSigned, VerifyOff:
 	default:
-		return nil, fmt.Errorf("--verify-upstream %q: want required, if-signed or off", pl.policy)
+		return nil, fmt.Errorf("upstream verification policy %q: want %s, %s or %s", pl.policy, VerifyRequired, VerifyIfSigned, VerifyOff)
 	}
 	if pl.platforms == nil {
 		pl.platforms = lock.Spec.Platforms
 	}
 	if pl.c == nil {
-		c, err := client.New(client.Options{})
+		c, err := remote.New(remote.Options{})
 		if err != nil {
 			return nil, err
 		}
@@ -140,7 +140,7 @@ func (pl *puller) plan(ctx context.Context, lock *manifests.Lock) (*plan, error)
 }
 
 // writeMetadata writes oci-layout, index.json, the BOM (+ signature) and the lock.
-func (pl *puller) writeMetadata(w *bundle.Writer, lock *manifests.Lock, p *plan) (*bundle.BOM, error) {
+func (pl *puller) writeMetadata(ctx context.Context, w *bundle.Writer, lock *manifests.Lock, p *plan) (*bundle.BOM, error) {
 	specJSON, err := json.Marshal(lock.Spec)
 	if err != nil {
 		return nil, err
@@ -175,7 +175,7 @@ func (pl *puller) writeMetadata(w *bundle.Writer, lock *manifests.Lock, p *plan)
 		},
 	}
 	if !bom.Signed {
-		bom.Unsigned = "--allow-unsigned"
+		bom.Unsigned = UnsignedAllowed
 	}
 	bomJSON, err := json.MarshalIndent(bom, "", "  ")
 	if err != nil {
@@ -191,7 +191,7 @@ func (pl *puller) writeMetadata(w *bundle.Writer, lock *manifests.Lock, p *plan)
 		{bundle.BOMName, bomJSON},
 	}
 	if pl.opts.Signer != nil {
-		sig, err := signing.SignBlob(context.Background(), pl.opts.Signer, bomJSON)
+		sig, err := signing.SignBlob(ctx, pl.opts.Signer, bomJSON)
 		if err != nil {
 			return nil, fmt.Errorf("sign %s: %w", bundle.BOMName, err)
 		}

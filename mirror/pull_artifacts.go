@@ -12,6 +12,7 @@ import (
 
 	"github.com/lattice-mesh/meshpack/bundle"
 	"github.com/lattice-mesh/meshpack/manifests"
+	"github.com/lattice-mesh/meshpack/mediatype"
 )
 
 // maxChartArchive caps a chart archive read into memory.
@@ -46,7 +47,7 @@ func (pl *puller) planChart(ctx context.Context, p *plan, lc manifests.LockedCha
 		return fmt.Errorf("chart %s %s: %w", lc.Name, lc.Version, err)
 	}
 	p.addSmall(config)
-	p.addSmall(blobData{desc: ocispec.Descriptor{MediaType: HelmChartMediaType, Digest: want, Size: int64(len(tgz))}, data: tgz})
+	p.addSmall(blobData{desc: ocispec.Descriptor{MediaType: mediatype.HelmChart, Digest: want, Size: int64(len(tgz))}, data: tgz})
 	p.addSmall(manifest)
 	p.addRoot(a, manifest.desc, refName)
 	return nil
@@ -55,7 +56,7 @@ func (pl *puller) planChart(ctx context.Context, p *plan, lc manifests.LockedCha
 // planOCIChart copies an OCI chart artifact as upstream serves it.
 func (pl *puller) planOCIChart(ctx context.Context, p *plan, lc manifests.LockedChart, a bundle.Artifact, refName string) error {
 	ref := strings.TrimPrefix(lc.Source, "oci://")
-	repo, target, err := pl.c.Repository(ref)
+	repo, target, err := pl.c.Repository(ctx, ref)
 	if err != nil {
 		return fmt.Errorf("chart %s %s: %w", lc.Name, lc.Version, err)
 	}
@@ -103,7 +104,7 @@ func (pl *puller) planFile(p *plan, lf manifests.LockedFile) error {
 		}})
 	}
 	p.addSmall(manifest)
-	manifest.desc.ArtifactType = FileArtifactType
+	manifest.desc.ArtifactType = mediatype.MeshpackFile
 	p.addRoot(bundle.Artifact{
 		Kind: bundle.KindFile, Name: lf.Name, Source: lf.Source, Repository: "files/" + component, Tag: tag,
 		Checks: []string{"sha256:" + orDefault(lf.Pinned, manifests.PinnedResolved)},

@@ -28,7 +28,7 @@ type pulledImage struct {
 // planImage fetches an image's manifests by the digests the lock pins and
 // checks its upstream signature.
 func (pl *puller) planImage(ctx context.Context, li manifests.LockedImage) (*pulledImage, error) {
-	repo, target, err := pl.c.Repository(li.Reference)
+	repo, target, err := pl.c.Repository(ctx, li.Reference)
 	if err != nil {
 		return nil, err
 	}

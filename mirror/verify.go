@@ -36,6 +36,24 @@ var ErrVerify = errors.New("bundle verification failed")
 // and unsigned bundles were not explicitly allowed: meshpack fails closed.
 var ErrNoKey = errors.New("no public key to check the bundle's signatures, and unsigned bundles are not allowed")
 
+// UnsignedAllowed is what Pull records in BOM.Unsigned when it writes a
+// bundle without a signing key because PullOptions.AllowUnsigned said so.
+const UnsignedAllowed = "no signing key; unsigned explicitly allowed"
+
+// legacyUnsigned is what BOM.Unsigned held before it named the option
+// instead of the command-line flag; it means UnsignedAllowed.
+const legacyUnsigned = "--allow-unsigned"
+
+// UnsignedReason says why the bundle of bom is unsigned: BOM.Unsigned, with
+// the value older bundles recorded read as UnsignedAllowed.
+func UnsignedReason(bom *bundle.BOM) string {
+	switch bom.Unsigned {
+	case "", legacyUnsigned:
+		return UnsignedAllowed
+	}
+	return bom.Unsigned
+}
+
 // What LoadResult.Verified says was checked before pushing.
 const (
 	VerifiedSigned   = "digests+signatures"
@@ -91,7 +109,7 @@ func checkSignatures(ctx context.Context, r *bundle.Reader, key signing.Verifier
 	sigBytes, err := r.File(bundle.BOMSigName)
 	switch {
 	case err != nil && !bom.Signed:
-		fail(bundle.BOMSigName, "", nil, fmt.Errorf("the bundle is unsigned (created with %s); it cannot be verified with a key", orDefault(bom.Unsigned, "no key")))
+		fail(bundle.BOMSigName, "", nil, fmt.Errorf("the bundle is unsigned (%s); it cannot be verified with a key", UnsignedReason(bom)))
 		return
 	case err != nil:
 		fail(bundle.BOMSigName, "", nil, fmt.Errorf("missing although the BOM says the bundle is signed: %w", err))

@@ -10,6 +10,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
+
+	"github.com/lattice-mesh/meshpack/mediatype"
 )
 
 // Size limits for everything read into memory. Signature images are small
@@ -19,12 +21,6 @@ const (
 	maxBlobSize      = 4 << 20 // config and payload layers
 	maxSignatureSize = 64 << 10
 	maxLayers        = 1000 // cosign's limit on signatures per image
-)
-
-// Media types of the manifests a signature image may use: cosign writes OCI
-// by default and Docker schema 2 with COSIGN_DOCKER_MEDIA_TYPES=1.
-const (
-	mediaTypeDockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
 )
 
 // Blob is one blob of a signature image (its config or a layer) with its
@@ -130,9 +126,11 @@ func parseManifest(manifest []byte) (*ocispec.Manifest, error) {
 	switch {
 	case m.SchemaVersion != 2:
 		return nil, fmt.Errorf("signature manifest %s: schemaVersion %d, want 2: %w", digest.FromBytes(manifest), m.SchemaVersion, ErrMalformed)
-	case m.MediaType != ocispec.MediaTypeImageManifest && m.MediaType != mediaTypeDockerManifest:
+	case m.MediaType != ocispec.MediaTypeImageManifest && m.MediaType != mediatype.DockerManifest:
+		// cosign writes OCI by default and Docker schema 2 with
+		// COSIGN_DOCKER_MEDIA_TYPES=1.
 		return nil, fmt.Errorf("signature manifest %s: media type %q, want %q or %q: %w",
-			digest.FromBytes(manifest), m.MediaType, ocispec.MediaTypeImageManifest, mediaTypeDockerManifest, ErrMalformed)
+			digest.FromBytes(manifest), m.MediaType, ocispec.MediaTypeImageManifest, mediatype.DockerManifest, ErrMalformed)
 	case len(m.Layers) > maxLayers:
 		return nil, fmt.Errorf("signature manifest %s: %d layers, limit %d: %w", digest.FromBytes(manifest), len(m.Layers), maxLayers, ErrMalformed)
 	}

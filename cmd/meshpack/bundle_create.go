@@ -3,13 +3,14 @@ package main
 import (
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/lattice-mesh/meshpack/bundle"
 	"github.com/lattice-mesh/meshpack/manifests"
+	"github.com/lattice-mesh/meshpack/manifests/resolve"
 	"github.com/lattice-mesh/meshpack/mirror"
+	"github.com/lattice-mesh/meshpack/pack"
 )
 
 func newBundleCmd(s streams, g *globalFlags) *cobra.Command {
@@ -26,7 +27,8 @@ type createFlags struct {
 	net         netFlags
 	sign        signFlags
 	lock        string
-	out         string
+	file        string // BUNDLE, the positional argument
+	output      string
 	concurrency int
 	level       int
 	split       string
@@ -35,16 +37,28 @@ type createFlags struct {
 func newBundleCreateCmd(s streams, g *globalFlags) *cobra.Command {
 	var f createFlags
 	cmd := &cobra.Command{
-		Use:   "create -o FILE (-f mesh.yaml | --istio VERSION ... | --lock mesh.lock.yaml)",
+		Use:   "create BUNDLE (-f mesh.yaml | --istio VERSION ... | --lock mesh.lock.yaml) (--key cosign.key | --allow-unsigned)",
 		Short: "Pull everything a mesh needs into one signed, seekable .tar.zst",
 		Long: `create resolves the spec (or takes an existing lock), verifies upstream
 signatures, pulls every image, chart and file straight into the bundle (no
 temporary copy, memory flat whatever the size), signs every image and the BOM,
-and publishes FILE only when it is complete.`,
-		Example: `  meshpack bundle create --istio 1.30 --profile ambient --kiali --key cosign.key -o mesh.tar.zst
-  meshpack bundle create --lock mesh.lock.yaml --key cosign.key --split 4GiB -o mesh.tar.zst
-  meshpack bundle create --istio none --image registry.example.com/team/app:1.4 --allow-unsigned -o apps.tar.zst`,
-		Args: func(cmd *cobra.Command, args []string) error { return f.spec.versionArgs(cmd, args) },
+and publishes BUNDLE only when it is complete (with --split: BUNDLE.000,
+BUNDLE.001, … and BUNDLE.sha256).
+
+Istio signs its images: the catalog names the key and where upstream
+publishes it; pass the PEM you fetched and checked with --upstream-key.
+The output path, versions and keys are checked before anything is
+downloaded. -o prints the summary as text (default), json or yaml.`,
+		Example: `  meshpack bundle create mesh.tar.zst --istio 1.30 --profile ambient --kiali --key cosign.key --upstream-key istio-release=istio-key.pub
+  meshpack bundle create mesh.tar.zst --lock mesh.lock.yaml --key cosign.key --upstream-key istio-release=istio-key.pub --split 4GiB
+  meshpack bundle create apps.tar.zst --istio none --image registry.example.com/team/app:1.4 --allow-unsigned -o json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			files, err := f.spec.fileArgs(cmd, args, 1)
+			if len(files) == 1 {
+				f.file = files[0]
+			}
+			return err
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error { return runCreate(cmd, s, g, &f) },
 	}
 	fs := cmd.Flags()
@@ -52,116 +66,130 @@ and publishes FILE only when it is complete.`,
 	f.net.register(fs, true)
 	f.sign.register(fs)
 	fs.StringVar(&f.lock, "lock", "", "rebuild exactly what this lock pins (no resolve)")
-	fs.StringVarP(&f.out, "output", "o", "", "bundle file to write (required)")
+	outputFlag(fs, &f.output, formatText, formatText, formatJSON, formatYAML)
 	fs.IntVar(&f.concurrency, "concurrency", 4, "downloads running ahead of the writer")
 	fs.IntVar(&f.level, "level", bundle.DefaultLevel, "zstd level 1-22 for compressible content (layers already compressed are stored as they are)")
-	fs.StringVar(&f.split, "split", "", "split into parts of this size, e.g. 4GiB or 700MiB (FILE.000, FILE.001, … + FILE.sha256)")
+	fs.StringVar(&f.split, "split", "", "split into parts of this size, e.g. 4GiB or 700MiB (BUNDLE.000, BUNDLE.001, … + BUNDLE.sha256)")
 	return cmd
 }
 
 func runCreate(cmd *cobra.Command, s streams, g *globalFlags, f *createFlags) error {
-	if f.out == "" {
-		return usagef("-o FILE is required")
-	}
-	var split int64
-	if f.split != "" {
-		n, err := parseSize(f.split)
-		if err != nil {
-			return usagef("--split: %v", err)
-		}
-		split = n
-	}
-	log := g.logger(s)
-	signer, err := f.sign.signer(s)
+	path, split, err := f.checkArgs(s)
 	if err != nil {
 		return err
 	}
-	cat, err := f.spec.loadCatalog()
+	opts, err := f.options(cmd, s, g)
 	if err != nil {
 		return err
 	}
-	keys, err := f.sign.upstreamVerifiers(cat)
-	if err != nil {
-		return err
-	}
-	lock, mirrors, err := createLock(cmd, s, g, f)
-	if err != nil {
-		return err
-	}
-	c, err := f.net.client(s.in, mirrors, log, currentBuild().Version)
-	if err != nil {
-		return err
-	}
-	b := currentBuild()
+	opts.Create.Bundle = bundle.CreateOptions{WriterOptions: bundle.WriterOptions{Level: f.level}, SplitSize: split}
 	pr := newProgress(s.err, "bundle", g.quiet)
-	opts := mirror.CreateOptions{
-		PullOptions: mirror.PullOptions{
-			Client: c, Concurrency: f.concurrency, VerifyUpstream: f.sign.verifyUpstream,
-			UpstreamKeys: keys, Signer: signer, AllowUnsigned: f.sign.allowUnsigned,
-			Tool: bundle.Tool{Name: "meshpack", Version: b.Version, Commit: b.Commit}, Logger: log,
-			Progress: func(e mirror.Event) {
-				switch e.Kind {
-				case mirror.EventPlanned:
-					pr.Start(e.TotalBytes)
-				case mirror.EventBytes:
-					pr.Add(e.N)
-				}
-			},
-		},
-		Bundle: bundle.CreateOptions{WriterOptions: bundle.WriterOptions{Level: f.level}, SplitSize: split},
+	opts.Create.Progress = func(e mirror.Event) {
+		switch e.Kind {
+		case mirror.EventPlanned:
+			pr.Start(e.TotalBytes)
+		case mirror.EventBytes:
+			pr.Add(e.N)
+		}
 	}
-	res, err := mirror.Create(cmd.Context(), lock, f.out, opts)
+	res, err := pack.Create(cmd.Context(), path, opts)
 	pr.Finish(err == nil)
 	if err != nil {
 		return err
 	}
-	printCreateSummary(s, res)
-	return nil
+	return printCreate(s, f.output, res)
 }
 
-// createLock loads --lock or resolves the spec; it returns the mirrors to use.
-func createLock(cmd *cobra.Command, s streams, g *globalFlags, f *createFlags) (*manifests.Lock, []manifests.Mirror, error) {
+// checkArgs settles the bundle path, the output format and the split size,
+// and checks the path, before any prompt or download.
+func (f *createFlags) checkArgs(s streams) (path string, split int64, err error) {
+	path, err = outputFile(s, "meshpack bundle create", f.file, &f.output, formatText)
+	if err != nil {
+		return "", 0, err
+	}
+	if err := checkOutput(&f.output, formatText, formatJSON, formatYAML); err != nil {
+		return "", 0, usagef("%v (the bundle file is the argument: meshpack bundle create mesh.tar.zst …)", err)
+	}
+	if path == "" {
+		return "", 0, usagef("no bundle file: name it as the argument, e.g. meshpack bundle create mesh.tar.zst --istio 1.30 … (-o is the output format: %s|%s|%s)", formatText, formatJSON, formatYAML)
+	}
+	if f.split != "" {
+		if split, err = parseSize(f.split); err != nil {
+			return "", 0, usagef("--split: %v", err)
+		}
+	}
+	if f.concurrency < 1 {
+		return "", 0, usagef("--concurrency %d: want at least 1", f.concurrency)
+	}
+	if f.level < 1 || f.level > 22 {
+		return "", 0, usagef("--level %d: want 1-22", f.level)
+	}
+	return path, split, pack.CheckOutput(path, split > 0)
+}
+
+// options checks the remaining flags, reads the lock or builds the spec,
+// loads the keys and builds the command's one client.
+func (f *createFlags) options(cmd *cobra.Command, s streams, g *globalFlags) (pack.Options, error) {
+	opts := pack.Options{AllowUnsupported: f.spec.allowUnsupported}
+	if err := f.net.check(); err != nil {
+		return opts, err
+	}
+	if err := f.sign.checkPolicy(); err != nil {
+		return opts, err
+	}
 	mirrors, err := f.net.parsedMirrors()
 	if err != nil {
-		return nil, nil, err
+		return opts, err
 	}
-	if f.lock == "" {
-		lock, spec, err := runResolve(cmd, s, g, &f.spec, &f.net)
-		if err != nil {
-			return nil, nil, err
+	if f.lock != "" {
+		if f.spec.file != "" || cmd.Flags().Changed("istio") {
+			return opts, usagef("--lock pins everything; do not combine it with -f or --istio")
 		}
-		return lock, spec.Mirrors, nil
+		if opts.Lock, err = loadLock(f.lock); err != nil {
+			return opts, err
+		}
+	} else {
+		if opts.Spec, err = f.spec.spec(cmd, mirrors); err != nil {
+			return opts, err
+		}
+		mirrors = opts.Spec.Mirrors
 	}
-	if f.spec.file != "" || cmd.Flags().Changed("istio") {
-		return nil, nil, usagef("--lock pins everything; do not combine it with -f or --istio")
-	}
-	fh, err := os.Open(f.lock)
+	keys, err := f.sign.upstreamVerifiers()
 	if err != nil {
-		return nil, nil, usagef("--lock: %v", err)
+		return opts, err
+	}
+	signer, err := f.sign.signer(s, f.net.passwordStdin)
+	if err != nil {
+		return opts, err
+	}
+	if opts.Catalog, err = f.spec.loadCatalog(); err != nil {
+		return opts, err
+	}
+	log := g.logger(s)
+	c, err := f.net.client(s.in, mirrors, log)
+	if err != nil {
+		return opts, err
+	}
+	b := currentBuild()
+	opts.ResolveProgress = func(e resolve.Event) { log.Debug("pinned", "kind", e.Kind, "name", e.Name, "digest", e.Digest) }
+	opts.Create.PullOptions = mirror.PullOptions{
+		Client: c, Concurrency: f.concurrency, VerifyUpstream: f.sign.verifyUpstream,
+		UpstreamKeys: keys, Signer: signer, AllowUnsigned: f.sign.allowUnsigned,
+		Tool: bundle.Tool{Name: "meshpack", Version: b.Version, Commit: b.Commit}, Logger: log,
+	}
+	return opts, nil
+}
+
+// loadLock reads the --lock file.
+func loadLock(path string) (*manifests.Lock, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, usagef("--lock: %v", err)
 	}
 	defer fh.Close()
 	lock, err := manifests.LoadLock(fh)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", f.lock, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return lock, mirrors, nil
-}
-
-func printCreateSummary(s streams, r *mirror.CreateResult) {
-	st := r.Stats
-	secs := r.Duration.Seconds()
-	if secs <= 0 {
-		secs = 1e-9
-	}
-	fmt.Fprintf(s.err, "wrote %s", r.Path)
-	if len(r.Parts) > 1 {
-		fmt.Fprintf(s.err, " in %d parts (%s … %s, checksums in %s)", len(r.Parts), r.Parts[0], r.Parts[len(r.Parts)-1], bundle.SumsName(r.Path))
-	}
-	fmt.Fprintln(s.err)
-	fmt.Fprintf(s.err, "  artifacts %d, blobs %d, %s in, %s out (ratio %.3f), %s, %s/s\n",
-		r.Artifacts, r.Blobs, humanBytes(st.Uncompressed), humanBytes(st.Compressed), st.Ratio(),
-		r.Duration.Round(10*time.Millisecond), humanBytes(int64(float64(st.Compressed)/secs)))
-	if r.BOM != nil && !r.BOM.Signed {
-		fmt.Fprintln(s.err, "  WARNING: the bundle is UNSIGNED (--allow-unsigned); the enclave cannot check where it came from")
-	}
+	return lock, nil
 }

@@ -36,12 +36,17 @@ func newBundleInspectCmd(s streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "inspect BUNDLE",
 		Short: "Show what a bundle holds: the set, images, charts, files, sizes",
-		Args:  cobra.ExactArgs(1),
+		Long: `inspect reads the BOM and the seek table of BUNDLE (a single file, its first
+part NAME.000, or the base name of a split set) without verifying anything;
+bundle verify proves what inspect shows.`,
+		Example: `  meshpack bundle inspect mesh.tar.zst
+  meshpack bundle inspect mesh.tar.zst.000 -o json`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			if err := checkOutput(output, "table", "json", "yaml"); err != nil {
+			if err := checkOutput(&output, formatText, formatJSON, formatYAML); err != nil {
 				return err
 			}
-			r, err := trust.open(args[0])
+			r, err := bundle.OpenWith(args[0], bundle.ReaderOptions{AllowRescan: trust.allowRescan})
 			if err != nil {
 				return err
 			}
@@ -61,7 +66,7 @@ func newBundleInspectCmd(s streams) *cobra.Command {
 			return inspectTable(s, res)
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table|json|yaml")
+	outputFlag(cmd.Flags(), &output, formatText, formatText, formatJSON, formatYAML)
 	trust.registerRescan(cmd.Flags())
 	return cmd
 }

@@ -54,7 +54,7 @@ works against the registry). Re-run the same command after any interruption:
 it finishes the load and sends little again.`,
 		Example: `  meshpack bundle load mesh.tar.zst --registry registry.internal:5000/mesh --key cosign.pub
   meshpack bundle load mesh.tar.zst.000 --registry 127.0.0.1:5000/mesh --key cosign.pub --plain-http
-  meshpack bundle load mesh.tar.zst --registry harbor.internal/mesh -u robot --password-stdin < token --key cosign.pub -o json`,
+  meshpack bundle load mesh.tar.zst --registry harbor.internal/mesh --key cosign.pub -u robot --password-stdin -o json < token`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runLoad(cmd, s, g, &f, args[0]) },
 	}
@@ -70,7 +70,7 @@ it finishes the load and sends little again.`,
 	fs.StringVar(&f.pathMode, "path-mode", mirror.PathKeep, "repository paths below PREFIX: keep (istio/pilot) or flatten (istio-pilot)")
 	fs.StringVar(&f.chunkSize, "chunk-size", "", "upload every blob in PATCH chunks of this size, e.g. 8MiB (default: one PUT per blob, chunks only if the registry refuses that)")
 	fs.StringVar(&f.stateDir, "state-dir", "auto", `directory for the journal that lets an interrupted load continue mid-blob; "auto" is the user cache directory (~/.cache/meshpack/load), "none" disables it`)
-	fs.StringVarP(&f.output, "output", "o", "text", "result format: text|json")
+	outputFlag(fs, &f.output, formatText, formatText, formatJSON, formatYAML)
 	fs.StringVar(&f.maxBlobSize, "max-blob-size", "64GiB", "refuse, before pushing anything, a bundle with a blob larger than this")
 	fs.StringVar(&f.maxTotalSize, "max-total-size", "", "refuse, before pushing anything, a bundle whose blobs together are larger than this (default: no total cap)")
 	return cmd
@@ -97,26 +97,8 @@ func runLoad(cmd *cobra.Command, s streams, g *globalFlags, f *loadFlags, path s
 	if err != nil {
 		return err
 	}
-	if _, split := bundle.SplitBase(path); split && !f.skipVerify {
-		// The parts must match NAME.sha256 too, as bundle verify checks.
-		rep, err := bundle.VerifyParts(cmd.Context(), path, bundle.VerifyOptions{})
-		if err == nil && !rep.OK() {
-			err = fmt.Errorf("%w: %s", mirror.ErrVerify, rep.First().Error())
-		}
-		if err != nil {
-			return fmt.Errorf("load refused, nothing was pushed: %w", err)
-		}
-	}
-	r, err := f.trust.open(path)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
 	pv := newProgress(s.err, "verify", g.quiet)
 	pl := newProgress(s.err, "load", g.quiet)
-	if !f.skipVerify {
-		pv.Start(r.Stats().BlobBytes)
-	}
 	opts.VerifyProgress = func(e bundle.Event) {
 		if e.Kind == bundle.EventBlobVerified {
 			pv.Add(e.Descriptor.Size)
@@ -131,7 +113,14 @@ func runLoad(cmd *cobra.Command, s streams, g *globalFlags, f *loadFlags, path s
 			pl.Add(e.N)
 		}
 	}
-	res, err := mirror.Load(cmd.Context(), r, f.registry, opts)
+	res, err := mirror.LoadFile(cmd.Context(), path, f.registry, mirror.LoadFileOptions{
+		LoadOptions: opts,
+		FileOptions: f.trust.fileOptions(func(st bundle.Stats) {
+			if !f.skipVerify {
+				pv.Start(st.BlobBytes)
+			}
+		}),
+	})
 	pv.Finish(err == nil)
 	pl.Finish(err == nil)
 	if err != nil {
@@ -144,10 +133,11 @@ func runLoad(cmd *cobra.Command, s streams, g *globalFlags, f *loadFlags, path s
 	return nil
 }
 
-// options checks the flags and builds the load options.
+// options checks the flags and builds the load options with the command's
+// one client.
 func (f *loadFlags) options(s streams, g *globalFlags) (mirror.LoadOptions, error) {
 	var opts mirror.LoadOptions
-	if err := checkOutput(f.output, "text", "json"); err != nil {
+	if err := checkOutput(&f.output, formatText, formatJSON, formatYAML); err != nil {
 		return opts, err
 	}
 	if f.registry == "" {
@@ -187,18 +177,21 @@ func (f *loadFlags) options(s streams, g *globalFlags) (mirror.LoadOptions, erro
 		}
 		opts.ChunkSize = n
 	}
-	log := g.logger(s)
-	c, err := f.net.client(s.in, nil, log, currentBuild().Version)
-	if err != nil {
+	if err := f.net.check(); err != nil {
 		return opts, err
 	}
-	opts.Client, opts.Concurrency, opts.PathMode, opts.StateDir, opts.Logger = c, f.concurrency, f.pathMode, stateDir(f.stateDir), log
-	opts.SkipVerify, opts.AllowUnsigned = f.skipVerify, f.trust.allowUnsigned
+	var err error
 	if !f.skipVerify {
 		if opts.Key, err = f.trust.verifier(f.key); err != nil {
 			return opts, err
 		}
 	}
+	log := g.logger(s)
+	if opts.Client, err = f.net.client(s.in, nil, log); err != nil {
+		return opts, err
+	}
+	opts.Concurrency, opts.PathMode, opts.StateDir, opts.Logger = f.concurrency, f.pathMode, stateDir(f.stateDir), log
+	opts.SkipVerify, opts.AllowUnsigned = f.skipVerify, f.trust.allowUnsigned
 	switch {
 	case f.skipVerify:
 		fmt.Fprintln(s.err, "WARNING: --skip-bundle-verify: the bundle is pushed WITHOUT checking its signature, structure or blob digests first; a tampered or corrupt bundle will be loaded into the registry")

@@ -7,7 +7,6 @@ import (
 
 	"github.com/lattice-mesh/meshpack/bundle"
 	"github.com/lattice-mesh/meshpack/mirror"
-	"github.com/lattice-mesh/meshpack/signing"
 )
 
 func newBundleVerifyCmd(s streams, g *globalFlags) *cobra.Command {
@@ -34,24 +33,31 @@ Without --key, verify refuses: pass --allow-unsigned to check digests and
 structure only (anyone could have built such a bundle).`,
 		Example: `  meshpack bundle verify mesh.tar.zst --key cosign.pub
   meshpack bundle verify mesh.tar.zst.000 --key cosign.pub -o json
-  meshpack bundle verify unsigned.tar.zst --allow-unsigned`,
+  meshpack bundle verify apps.tar.zst --allow-unsigned`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output, "text", "json"); err != nil {
+			if err := checkOutput(&output, formatText, formatJSON, formatYAML); err != nil {
 				return err
 			}
 			v, err := trust.verifier(key)
 			if err != nil {
 				return err
 			}
-			rep, err := verifyBundle(cmd, s, g, args[0], v, trust)
-			if rep != nil {
-				if ok, werr := writeStructured(s.out, output, rep); ok {
-					if werr != nil {
-						return werr
+			pr := newProgress(s.err, "verify", g.quiet)
+			rep, err := mirror.VerifyFile(cmd.Context(), args[0], mirror.VerifyFileOptions{
+				VerifyOptions: mirror.VerifyOptions{Key: v, AllowUnsigned: trust.allowUnsigned, Progress: func(e bundle.Event) {
+					if e.Kind == bundle.EventBlobVerified {
+						pr.Add(e.Descriptor.Size)
 					}
-				} else {
+				}},
+				FileOptions: trust.fileOptions(func(st bundle.Stats) { pr.Start(st.BlobBytes) }),
+			})
+			pr.Finish(err == nil)
+			if rep != nil {
+				if ok, werr := writeStructured(s.out, output, rep); !ok {
 					printReport(s, rep)
+				} else if werr != nil {
+					return werr
 				}
 			}
 			return err
@@ -59,43 +65,8 @@ structure only (anyone could have built such a bundle).`,
 	}
 	cmd.Flags().StringVar(&key, "key", "", "cosign public key: verify the BOM signature and every image signature (required unless --allow-unsigned)")
 	trust.register(cmd.Flags())
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "report format: text|json")
+	outputFlag(cmd.Flags(), &output, formatText, formatText, formatJSON, formatYAML)
 	return cmd
-}
-
-// verifyBundle opens a bundle (checking split parts first) and verifies it.
-func verifyBundle(cmd *cobra.Command, s streams, g *globalFlags, path string, key signing.Verifier, trust trustFlags) (*bundle.Report, error) {
-	ctx := cmd.Context()
-	var parts *bundle.Report
-	if _, split := bundle.SplitBase(path); split {
-		var err error
-		// A failed parts check (a part or NAME.sha256 missing, altered or
-		// not a regular file) is reported with the rest; any other error
-		// (an interrupt) stops here.
-		if parts, err = bundle.VerifyParts(ctx, path, bundle.VerifyOptions{}); err != nil && (parts == nil || parts.OK()) {
-			return nil, err
-		}
-	}
-	r, err := trust.open(path)
-	if err != nil {
-		return parts, err
-	}
-	defer r.Close()
-	pr := newProgress(s.err, "verify", g.quiet)
-	pr.Start(r.Stats().BlobBytes)
-	rep, verr := mirror.Verify(ctx, r, mirror.VerifyOptions{Key: key, AllowUnsigned: trust.allowUnsigned, Progress: func(e bundle.Event) {
-		if e.Kind == bundle.EventBlobVerified {
-			pr.Add(e.Descriptor.Size)
-		}
-	}})
-	pr.Finish(verr == nil)
-	if parts != nil && rep != nil {
-		rep.Checks = append(parts.Checks, rep.Checks...)
-	}
-	if verr == nil && parts != nil && !parts.OK() {
-		verr = fmt.Errorf("%w: %s", mirror.ErrVerify, parts.First().Error())
-	}
-	return rep, verr
 }
 
 func printReport(s streams, rep *bundle.Report) {

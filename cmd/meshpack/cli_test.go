@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -84,15 +85,28 @@ func TestUsageErrors(t *testing.T) {
 			"kiali 2.12.0 is outside the range >=2.22.0 <2.30.0 supported by istio 1.30.3"},
 		{"incompatible kiali, version after a bare --kiali", []string{"resolve", "--istio", "1.30", "--kiali", "2.12.0"}, 1,
 			"kiali 2.12.0 is outside the range >=2.22.0 <2.30.0 supported by istio 1.30.3"},
-		{"stray argument", []string{"resolve", "--istio", "1.30", "extra"}, 2, `unexpected argument "extra"`},
+		{"stray argument", []string{"resolve", "a.lock.yaml", "--istio", "1.30", "extra"}, 2, `unexpected argument "extra"`},
 		{"incompatible gateway api", []string{"resolve", "--istio", "1.30", "--gateway-api", "v1.4.1"}, 1,
 			"gateway-api v1.4.1 is below the minimum v1.5.0 for istio 1.30.3"},
 		{"incompatible kubernetes", []string{"resolve", "--istio", "1.30", "--kubernetes-version", "1.29"}, 1,
 			"kubernetes 1.29 is outside the range 1.32 to 1.36 supported by istio 1.30.3"},
 		{"unknown istio minor", []string{"resolve", "--istio", "1.19"}, 1, "known minors"},
-		{"create needs output", []string{"bundle", "create", "--istio", "1.30"}, 2, "-o FILE is required"},
-		{"create needs a key", []string{"bundle", "create", "--istio", "1.30", "-o", "x.tar.zst"}, 2, "no signing key"},
-		{"bad split size", []string{"bundle", "create", "--istio", "1.30", "--split", "lots", "-o", "x"}, 2, "--split"},
+		{"create needs a bundle file", []string{"bundle", "create", "--istio", "1.30"}, 2, "no bundle file: name it as the argument"},
+		{"create -o is a format", []string{"bundle", "create", "--istio", "1.30", "-o", "json"}, 2, "no bundle file: name it as the argument"},
+		{"create -o neither format nor path", []string{"bundle", "create", "x", "--istio", "1.30", "-o", "mesh"}, 2, `--output "mesh": want one of text, json, yaml (the bundle file is the argument`},
+		{"create needs a key", []string{"bundle", "create", "x.tar.zst", "--istio", "1.30"}, 2, "no signing key"},
+		{"create key and allow unsigned", []string{"bundle", "create", "x.tar.zst", "--istio", "1.30", "--key", "k", "--allow-unsigned"}, 2, "exclude each other"},
+		{"create file twice", []string{"bundle", "create", "x.tar.zst", "--istio", "1.30", "-o", "y.tar.zst"}, 2, "both name the output file"},
+		{"bad split size", []string{"bundle", "create", "x", "--istio", "1.30", "--split", "lots"}, 2, "--split"},
+		{"bad upstream policy", []string{"bundle", "create", "x", "--istio", "1.30", "--verify-upstream", "maybe"}, 2, `--verify-upstream "maybe"`},
+		{"resolve -o text", []string{"resolve", "--istio", "1.30", "-o", "text"}, 2, `--output "text": want one of yaml, json`},
+		{"istio version with a variant", []string{"resolve", "--istio", "1.30.3-distroless"}, 2, "use --istio 1.30.3 --variant distroless"},
+		{"istio version with a tag suffix", []string{"bundle", "create", "x", "--istio", "1.30.3-foo"}, 2, `istio version "1.30.3-foo": want a minor`},
+		{"resolve into a missing directory", []string{"resolve", "/nonexistent/dir/mesh.lock.yaml", "--istio", "1.30"}, 2, "directory /nonexistent/dir does not exist"},
+		{"create into a missing directory", []string{"bundle", "create", "/nonexistent/dir/mesh.tar.zst", "--istio", "1.30"}, 2, "directory /nonexistent/dir does not exist"},
+		{"create onto a directory", []string{"bundle", "create", os.TempDir(), "--istio", "1.30"}, 2, "is a directory"},
+		{"password-stdin without username", []string{"resolve", "--istio", "1.30", "--password-stdin"}, 2, "--password-stdin needs --username"},
+		{"version -o xml", []string{"version", "-o", "xml"}, 2, `--output "xml"`},
 		{"bad mirror", []string{"resolve", "--istio", "1.30", "--mirror", "docker.io"}, 2, "want ORIGIN=REPLACEMENT"},
 		{"verify missing file", []string{"bundle", "verify", "--allow-unsigned", "/nonexistent/b.tar.zst"}, 1, "/nonexistent/b.tar.zst"},
 	}

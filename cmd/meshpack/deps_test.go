@@ -7,9 +7,11 @@ import (
 )
 
 // TestDependencyHomes keeps each heavy dependency in its one package
-// (DESIGN.md "Layout"): cosign/sigstore in signing, CNCF Distribution in
-// mirror/registry, Helm in manifests/render and manifests/resolve; and keeps
-// the format and data packages leaves that never link them.
+// (DESIGN.md "Layout"): cosign/sigstore in signing, CNCF Distribution and
+// logrus (which it logs through, bridged to slog there) in mirror/registry,
+// Helm in manifests/render and manifests/resolve; and keeps the format,
+// data and network packages leaves that never link them. The only package
+// of ours bundle and signing may link is the constants leaf mediatype.
 func TestDependencyHomes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list")
@@ -19,6 +21,7 @@ func TestDependencyHomes(t *testing.T) {
 	homes := map[string][]string{
 		"github.com/sigstore/":                     {mod + "signing"},
 		"github.com/distribution/distribution/v3/": {mod + "mirror/registry"},
+		"github.com/sirupsen/logrus":               {mod + "mirror/registry"},
 		"helm.sh/helm/":                            {mod + "manifests/render", mod + "manifests/resolve"},
 	}
 	for _, line := range strings.Split(strings.TrimSpace(direct), "\n") {
@@ -36,16 +39,18 @@ func TestDependencyHomes(t *testing.T) {
 		pkg       string
 		forbidden []string
 	}{
-		{mod + "bundle", []string{"helm.sh/", "github.com/sigstore/", "github.com/distribution/distribution/v3/registry", "k8s.io/", mod}},
-		{mod + "manifests", []string{"helm.sh/", "github.com/sigstore/", "oras.land/oras-go/v2/registry/remote", "net/http", mod + "mirror", mod + "bundle"}},
+		{mod + "bundle", []string{"helm.sh/", "github.com/sigstore/", "github.com/distribution/distribution/v3/registry", "k8s.io/", "github.com/sirupsen/logrus", mod}},
+		{mod + "manifests", []string{"helm.sh/", "github.com/sigstore/", "oras.land/oras-go/v2/registry/remote", "net/http", "github.com/sirupsen/logrus", mod + "mirror", mod + "bundle"}},
 		{mod + "signing", []string{mod, "helm.sh/", "github.com/distribution/distribution/v3/registry"}},
 		{mod + "mirror", []string{"helm.sh/", "k8s.io/client-go"}},
+		{mod + "remote", []string{"helm.sh/", "k8s.io/", "github.com/sigstore/", "github.com/distribution/distribution/v3/", "github.com/sirupsen/logrus", mod + "bundle", mod + "signing", mod + "mirror"}},
+		{mod + "mediatype", []string{mod, "net/http"}},
 	}
 	for _, l := range leaves {
 		deps := strings.Fields(goList(t, "-deps", "-f", "{{.ImportPath}}", l.pkg))
 		for _, d := range deps {
 			for _, f := range l.forbidden {
-				if d != l.pkg && strings.HasPrefix(d, f) {
+				if d != l.pkg && d != mod+"mediatype" && strings.HasPrefix(d, f) {
 					t.Errorf("%s links %s (forbidden prefix %s)", l.pkg, d, f)
 				}
 			}

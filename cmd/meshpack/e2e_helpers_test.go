@@ -37,6 +37,9 @@ var e2e e2eEnv
 
 const testPassword = "test"
 
+// exampleImage is the workload image the --help examples carry.
+const exampleImage = "registry.example.com/team/app:1.4"
+
 // env starts the shared fixture on first use; it lives until the test binary exits.
 func env(t *testing.T) *e2eEnv {
 	t.Helper()
@@ -61,7 +64,7 @@ func (e *e2eEnv) setup() error {
 	}
 	e.istioPub = pub
 	u, err := upstream.Start(context.Background(), upstream.Options{
-		Sign: upstream.SignWith(signer), Testdata: testdataDir(), ExtraImages: []string{"docker.io/library/app:1"},
+		Sign: upstream.SignWith(signer), Testdata: testdataDir(), ExtraImages: []string{"docker.io/library/app:1", exampleImage},
 	})
 	if err != nil {
 		return err
@@ -100,8 +103,8 @@ func (e *e2eEnv) meshpack(t *testing.T, args ...string) (string, string, int) {
 func (e *e2eEnv) createBundle(t *testing.T, extra ...string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "mesh.tar.zst")
-	args := append([]string{"bundle", "create", "--istio", "1.30.3", "--profile", "ambient", "--kiali",
-		"--key", e.key(), "--upstream-key", "istio-release=" + e.istioPub, "-o", out}, extra...)
+	args := append([]string{"bundle", "create", out, "--istio", "1.30.3", "--profile", "ambient", "--kiali",
+		"--key", e.key(), "--upstream-key", "istio-release=" + e.istioPub}, extra...)
 	if _, errOut, code := e.meshpack(t, args...); code != 0 {
 		t.Fatalf("bundle create: exit %d\n%s", code, errOut)
 	}

@@ -41,7 +41,7 @@ func TestE2EResolve(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "mesh.lock.yaml")
-			if _, errOut, code := e.meshpack(t, append([]string{"resolve", "-o", out}, tt.args...)...); code != 0 {
+			if _, errOut, code := e.meshpack(t, append([]string{"resolve", out}, tt.args...)...); code != 0 {
 				t.Fatalf("resolve: exit %d\n%s", code, errOut)
 			}
 			f, err := os.Open(out)
@@ -372,13 +372,13 @@ func TestE2EUpstreamSignaturePolicy(t *testing.T) {
 	}{
 		{"signed by the catalog key", []string{"--upstream-key", "istio-release=" + e.istioPub}, "", "cosign:istio-release"},
 		{"wrong upstream key", []string{"--upstream-key", "istio-release=" + e.otherPub}, `upstream signature does not verify with key "istio-release"`, ""},
-		{"no key configured", nil, `no public key for it is configured; pass --upstream-key istio-release=FILE`, ""},
+		{"no key configured", nil, `(published at https://istio.io/misc/istio-key.pub), but no public key given for it; fetch that key, check it, and pass --upstream-key istio-release=FILE`, ""},
 		{"verification off", []string{"--verify-upstream=off"}, "", "upstream-signature:skipped(--verify-upstream=off)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "b.tar.zst")
-			_, errOut, code := e.meshpack(t, append(append(base, "-o", out), tt.args...)...)
+			_, errOut, code := e.meshpack(t, append(append(base, out), tt.args...)...)
 			if tt.wantErr != "" {
 				if code == 0 || !strings.Contains(errOut, tt.wantErr) || !strings.Contains(errOut, "docker.io/istio/") {
 					t.Fatalf("create: got exit %d and %s, want an error naming the image and %q", code, errOut, tt.wantErr)
@@ -449,8 +449,8 @@ func TestE2EUnsignedUpstream(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "b.tar.zst")
-			args := []string{"bundle", "create", "--istio", "1.30.3", "--profile", "ambient", "--key", e.key(),
-				"--upstream-key", "istio-release=" + e.istioPub, "-o", out}
+			args := []string{"bundle", "create", out, "--istio", "1.30.3", "--profile", "ambient", "--key", e.key(),
+				"--upstream-key", "istio-release=" + e.istioPub}
 			if tt.policy != "" {
 				args = append(args, "--verify-upstream", tt.policy)
 			}

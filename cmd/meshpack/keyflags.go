@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
-	"github.com/lattice-mesh/meshpack/manifests"
+	"github.com/lattice-mesh/meshpack/mirror"
 	"github.com/lattice-mesh/meshpack/signing"
 )
 
@@ -30,17 +30,25 @@ func (f *signFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.upstreamKeys, "upstream-key", nil, "public key for a catalog signing key: NAME=FILE (repeatable), e.g. istio-release=istio-key.pub")
 }
 
-// signer loads --key, asking for the password when needed.
-func (f *signFlags) signer(s streams) (signing.Signer, error) {
+// signer loads --key, asking for the password when needed. stdinTaken
+// says stdin carries the registry password (--password-stdin), so the key's
+// password must come from COSIGN_PASSWORD.
+func (f *signFlags) signer(s streams, stdinTaken bool) (signing.Signer, error) {
 	if f.key == "" {
 		if !f.allowUnsigned {
 			return nil, usagef("no signing key: pass --key cosign.key (meshpack keys generate makes one) or --allow-unsigned")
 		}
 		return nil, nil
 	}
+	if f.allowUnsigned {
+		return nil, usagef("--key and --allow-unsigned exclude each other")
+	}
 	pem, err := os.ReadFile(f.key)
 	if err != nil {
 		return nil, usagef("--key: %v", err)
+	}
+	if _, ok := os.LookupEnv("COSIGN_PASSWORD"); !ok && stdinTaken {
+		return nil, usagef("--password-stdin reads the registry password from stdin, so the password of --key %s must come from COSIGN_PASSWORD", f.key)
 	}
 	pw, err := password(s, "Enter password for private key "+f.key+": ", false)
 	if err != nil {
@@ -53,9 +61,19 @@ func (f *signFlags) signer(s streams) (signing.Signer, error) {
 	return sg, nil
 }
 
-// upstreamVerifiers applies --upstream-key to the catalog and returns a
-// verifier for every catalog key that has a public key.
-func (f *signFlags) upstreamVerifiers(cat *manifests.Catalog) (map[string]signing.Verifier, error) {
+// checkPolicy validates --verify-upstream.
+func (f *signFlags) checkPolicy() error {
+	switch f.verifyUpstream {
+	case mirror.VerifyRequired, mirror.VerifyIfSigned, mirror.VerifyOff:
+		return nil
+	}
+	return usagef("--verify-upstream %q: want %s, %s or %s", f.verifyUpstream, mirror.VerifyRequired, mirror.VerifyIfSigned, mirror.VerifyOff)
+}
+
+// upstreamVerifiers reads the --upstream-key NAME=FILE public keys; the
+// library checks the names against the catalog.
+func (f *signFlags) upstreamVerifiers() (map[string]signing.Verifier, error) {
+	out := map[string]signing.Verifier{}
 	for _, kv := range f.upstreamKeys {
 		name, file, ok := strings.Cut(kv, "=")
 		if !ok || name == "" || file == "" {
@@ -65,20 +83,11 @@ func (f *signFlags) upstreamVerifiers(cat *manifests.Catalog) (map[string]signin
 		if err != nil {
 			return nil, usagef("--upstream-key %s: %v", name, err)
 		}
-		if err := cat.SetPublicKey(name, pem); err != nil {
-			return nil, usagef("--upstream-key: %v", err)
-		}
-	}
-	out := map[string]signing.Verifier{}
-	for _, k := range cat.SigningKeys {
-		if k.PublicKey == "" {
-			continue
-		}
-		v, err := signing.LoadVerifier([]byte(k.PublicKey))
+		v, err := signing.LoadVerifier(pem)
 		if err != nil {
-			return nil, fmt.Errorf("signing key %s: %w", k.Name, err)
+			return nil, usagef("--upstream-key %s=%s: %v (pass the PEM public key cosign verifies with)", name, file, err)
 		}
-		out[k.Name] = v
+		out[name] = v
 	}
 	return out, nil
 }

@@ -24,6 +24,8 @@ encrypted with a password (COSIGN_PASSWORD, or asked for twice on a terminal),
 and cosign.pub. Keep cosign.key on the connected side; carry cosign.pub into
 the enclave out of band, so that 'bundle verify --key', 'bundle load --key'
 and 'cosign verify --key' can check what arrives.`,
+		Example: `  meshpack keys generate
+  meshpack keys generate --dir keys --force`,
 		Args: cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
 			pw, err := password(s, "Enter password for the new private key: ", true)

@@ -11,10 +11,11 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/lattice-mesh/meshpack/manifests"
-	"github.com/lattice-mesh/meshpack/mirror/client"
+	"github.com/lattice-mesh/meshpack/remote"
 )
 
 // netFlags configure how meshpack talks to registries and HTTP servers.
+// A command builds its one client from them, once (client).
 type netFlags struct {
 	mirrors       []string
 	plainHTTP     bool
@@ -24,6 +25,7 @@ type netFlags struct {
 	username      string
 	passwordStdin bool
 	stallTimeout  time.Duration
+	password      *string // read from stdin at most once
 }
 
 func (f *netFlags) register(fs *pflag.FlagSet, withMirrors bool) {
@@ -36,7 +38,7 @@ func (f *netFlags) register(fs *pflag.FlagSet, withMirrors bool) {
 	fs.StringVar(&f.dockerConfig, "docker-config", "", "docker config.json with credentials (default $DOCKER_CONFIG or ~/.docker/config.json)")
 	fs.StringVarP(&f.username, "username", "u", "", "registry username (with --password-stdin)")
 	fs.BoolVar(&f.passwordStdin, "password-stdin", false, "read the registry password from stdin")
-	fs.DurationVar(&f.stallTimeout, "stall-timeout", client.DefaultStallTimeout, "abort a request that makes no progress for this long (a registry that accepts connections but never answers fails in this time; a stalled upload is tried once more)")
+	fs.DurationVar(&f.stallTimeout, "stall-timeout", remote.DefaultStallTimeout, "abort a request that makes no progress for this long (a registry that accepts connections but never answers fails in this time; a stalled upload is tried once more)")
 }
 
 // parsedMirrors parses --mirror values.
@@ -52,31 +54,61 @@ func (f *netFlags) parsedMirrors() ([]manifests.Mirror, error) {
 	return out, nil
 }
 
-// client builds the network client; mirrors come from the spec (which
-// already holds the --mirror flags) or the flags alone.
-func (f *netFlags) client(in io.Reader, mirrors []manifests.Mirror, log *slog.Logger, version string) (*client.Client, error) {
-	opts := client.Options{
+// check validates the flags without reading stdin; commands call it
+// before any other work.
+func (f *netFlags) check() error {
+	switch {
+	case f.stallTimeout <= 0:
+		return usagef("--stall-timeout %s: want a positive duration, e.g. 30s", f.stallTimeout)
+	case f.passwordStdin && f.username == "":
+		return usagef("--password-stdin needs --username")
+	case !f.passwordStdin && f.username != "":
+		return usagef("--username needs --password-stdin")
+	}
+	return nil
+}
+
+// client builds the command's one network client; mirrors come from the
+// spec (which already holds the --mirror flags) or the flags alone. With
+// --password-stdin it reads the password here, from the first line of
+// stdin; it never prints or logs it.
+func (f *netFlags) client(in io.Reader, mirrors []manifests.Mirror, log *slog.Logger) (*remote.Client, error) {
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	opts := remote.Options{
 		Mirrors: mirrors, PlainHTTP: f.plainHTTP, InsecureSkipTLSVerify: f.insecure,
-		CAFile: f.caFile, DockerConfig: f.dockerConfig, Logger: log, UserAgent: "meshpack/" + version,
+		CAFile: f.caFile, DockerConfig: f.dockerConfig, Logger: log, UserAgent: "meshpack/" + currentBuild().Version,
 		StallTimeout: f.stallTimeout,
 	}
-	if f.stallTimeout <= 0 {
-		return nil, usagef("--stall-timeout %s: want a positive duration, e.g. 30s", f.stallTimeout)
-	}
 	if f.passwordStdin {
-		if f.username == "" {
-			return nil, usagef("--password-stdin needs --username")
+		pw, err := f.readPassword(in)
+		if err != nil {
+			return nil, err
 		}
-		pw, err := bufio.NewReader(in).ReadString('\n')
-		if err != nil && err != io.EOF {
-			return nil, fmt.Errorf("read password from stdin: %w", err)
-		}
-		opts.Username, opts.Password = f.username, strings.TrimRight(pw, "\r\n")
-	} else if f.username != "" {
-		return nil, usagef("--username needs --password-stdin")
+		opts.Username, opts.Password = f.username, pw
 	}
 	if f.insecure {
 		log.Warn("TLS certificate verification is OFF (--insecure)")
 	}
-	return client.New(opts)
+	return remote.New(opts)
+}
+
+// readPassword reads the registry password, the first line of stdin, once
+// per command: a second call returns the same password instead of reading
+// an empty stdin.
+func (f *netFlags) readPassword(in io.Reader) (string, error) {
+	if f.password != nil {
+		return *f.password, nil
+	}
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", fmt.Errorf("read the registry password from stdin: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return "", usagef("--password-stdin: stdin holds no password (pipe it in: --password-stdin < FILE)")
+	}
+	f.password = &pw
+	return pw, nil
 }

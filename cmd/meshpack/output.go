@@ -4,21 +4,51 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/spf13/pflag"
 	"sigs.k8s.io/yaml"
 )
 
-// writeStructured renders v as json or yaml; ok is false for other formats.
+// Output formats of -o/--output. Every command that prints a result takes
+// -o: text for people, or JSON or YAML for programs. Files a command writes
+// are never named by -o (see README "CLI conventions").
+const (
+	formatText = "text"
+	formatJSON = "json"
+	formatYAML = "yaml"
+)
+
+// outputFlag registers -o/--output, the format of what the command prints.
+func outputFlag(fs *pflag.FlagSet, p *string, def string, formats ...string) {
+	fs.StringVarP(p, "output", "o", def, "output format: "+strings.Join(formats, "|"))
+}
+
+// checkOutput validates an --output value in place; "table", the older
+// name of text, is read as text.
+func checkOutput(format *string, allowed ...string) error {
+	if *format == "table" && slices.Contains(allowed, formatText) {
+		*format = formatText
+	}
+	if slices.Contains(allowed, *format) {
+		return nil
+	}
+	return usagef("--output %q: want one of %s", *format, strings.Join(allowed, ", "))
+}
+
+// writeStructured renders v as JSON or YAML, the one place structured
+// output is made: field names are the json tags, camelCase everywhere
+// (YAML uses them too). ok is false for other formats (text).
 func writeStructured(w io.Writer, format string, v any) (ok bool, err error) {
 	switch format {
-	case "json":
+	case formatJSON:
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false)
 		return true, enc.Encode(v)
-	case "yaml":
+	case formatYAML:
 		b, err := yaml.Marshal(v)
 		if err != nil {
 			return true, err
@@ -27,16 +57,6 @@ func writeStructured(w io.Writer, format string, v any) (ok bool, err error) {
 		return true, err
 	}
 	return false, nil
-}
-
-// checkOutput validates an --output value.
-func checkOutput(format string, allowed ...string) error {
-	for _, a := range allowed {
-		if format == a {
-			return nil
-		}
-	}
-	return usagef("--output %q: want one of %v", format, allowed)
 }
 
 // sanitize makes a string that came from a bundle, a registry or an error

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -43,7 +41,7 @@ finish for a few seconds.`,
 			cfg.Logger = g.logger(s)
 			srv, err := registry.New(cmd.Context(), cfg)
 			if err != nil {
-				return exposureUsage(err)
+				return err
 			}
 			defer srv.Close()
 			for _, w := range srv.Warnings() {
@@ -76,22 +74,4 @@ func checkServeFlags(cfg registry.Config) error {
 		return usagef("--read-only and --allow-delete exclude each other")
 	}
 	return nil
-}
-
-// exposureUsage turns a refused listen address into a usage error naming
-// the flags that are missing.
-func exposureUsage(err error) error {
-	var e *registry.ExposureError
-	if !errors.As(err, &e) {
-		return err
-	}
-	var missing []string
-	if e.NoTLS {
-		missing = append(missing, "TLS (--tls-cert and --tls-key)")
-	}
-	if e.NoAuth {
-		missing = append(missing, "authentication (--htpasswd)")
-	}
-	return usagef("--addr %s is reachable from other hosts but has no %s; set them, or pass --insecure-listen to serve it anyway (read-only unless --allow-push)",
-		e.Addr, strings.Join(missing, " and no "))
 }

@@ -1,87 +1,126 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/lattice-mesh/meshpack/manifests"
 	"github.com/lattice-mesh/meshpack/manifests/resolve"
+	"github.com/lattice-mesh/meshpack/pack"
 )
 
+// resolveFlags are the flags and argument of resolve.
+type resolveFlags struct {
+	spec   specFlags
+	net    netFlags
+	output string
+	file   string // LOCK, the positional argument
+}
+
 func newResolveCmd(s streams, g *globalFlags) *cobra.Command {
-	var (
-		sf  specFlags
-		nf  netFlags
-		out string
-	)
+	var f resolveFlags
 	cmd := &cobra.Command{
-		Use:   "resolve",
+		Use:   "resolve [LOCK] (-f mesh.yaml | --istio VERSION ...)",
 		Short: "Pin a spec to exact digests: images, charts and files (writes a lock)",
 		Long: `resolve picks the exact Istio + Kiali + Gateway API set for the spec, downloads
 the charts, discovers every image by rendering them (plus the images istiod
 injects at run time: proxyv2 for sidecars, gateways and waypoints), cross-checks
 the catalog, and pins every image to its index and per-platform digests, every
-chart and file to its sha256. The lock is what 'bundle create --lock' rebuilds.`,
-		Example: `  meshpack resolve --istio 1.30 --profile ambient --kiali -o mesh.lock.yaml
-  meshpack resolve -f mesh.yaml --mirror docker.io=nexus.example.com/dockerhub -o mesh.lock.yaml`,
-		Args: func(cmd *cobra.Command, args []string) error { return sf.versionArgs(cmd, args) },
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			lock, _, err := runResolve(cmd, s, g, &sf, &nf)
-			if err != nil {
-				return err
+chart and file to its sha256. The lock is what 'bundle create --lock' rebuilds.
+
+The lock goes to the file LOCK (a summary to stderr), or to stdout without it;
+-o picks its format: yaml (the default) or json. Both read back with --lock.`,
+		Example: `  meshpack resolve mesh.lock.yaml --istio 1.30 --profile ambient --kiali
+  meshpack resolve --istio 1.30 -o json
+  meshpack resolve mesh.lock.yaml -f mesh.yaml --mirror docker.io=nexus.example.com/dockerhub`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			files, err := f.spec.fileArgs(cmd, args, 1)
+			if len(files) == 1 {
+				f.file = files[0]
 			}
-			data, err := lock.Marshal()
-			if err != nil {
-				return err
-			}
-			if out == "" || out == "-" {
-				_, err = s.out.Write(data)
-				return err
-			}
-			if err := writeFileAtomic(out, data, 0o644); err != nil {
-				return err
-			}
-			printLockSummary(s.err, lock)
-			fmt.Fprintf(s.err, "wrote %s\n", out)
-			return nil
+			return err
 		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return runResolve(cmd, s, g, &f) },
 	}
-	sf.register(cmd.Flags())
-	nf.register(cmd.Flags(), true)
-	cmd.Flags().StringVarP(&out, "output", "o", "", "lock file to write (default stdout)")
+	f.spec.register(cmd.Flags())
+	f.net.register(cmd.Flags(), true)
+	outputFlag(cmd.Flags(), &f.output, formatYAML, formatYAML, formatJSON)
 	return cmd
 }
 
-// runResolve builds the spec from flags and resolves it; it returns the
-// spec too (its mirrors apply to everything fetched afterwards).
-func runResolve(cmd *cobra.Command, s streams, g *globalFlags, sf *specFlags, nf *netFlags) (*manifests.Lock, manifests.Spec, error) {
+// runResolve checks every flag and the output path, then resolves with one
+// client and writes the lock.
+func runResolve(cmd *cobra.Command, s streams, g *globalFlags, f *resolveFlags) error {
+	if f.output == "-" { // the old spelling of stdout
+		f.output = formatYAML
+	}
+	file, err := outputFile(s, "meshpack resolve", f.file, &f.output, formatYAML)
+	if err != nil {
+		return err
+	}
+	if err := checkOutput(&f.output, formatYAML, formatJSON); err != nil {
+		return usagef("%v (the lock file is the argument: meshpack resolve mesh.lock.yaml …)", err)
+	}
+	if file == "-" {
+		file = ""
+	}
+	if file != "" {
+		if err := pack.CheckOutput(file, false); err != nil {
+			return err
+		}
+	}
+	if err := f.net.check(); err != nil {
+		return err
+	}
+	mirrors, err := f.net.parsedMirrors()
+	if err != nil {
+		return err
+	}
+	spec, err := f.spec.spec(cmd, mirrors)
+	if err != nil {
+		return err
+	}
+	cat, err := f.spec.loadCatalog()
+	if err != nil {
+		return err
+	}
 	log := g.logger(s)
-	mirrors, err := nf.parsedMirrors()
+	c, err := f.net.client(s.in, spec.Mirrors, log)
 	if err != nil {
-		return nil, manifests.Spec{}, err
-	}
-	spec, err := sf.spec(cmd, mirrors)
-	if err != nil {
-		return nil, spec, err
-	}
-	cat, err := sf.loadCatalog()
-	if err != nil {
-		return nil, spec, err
-	}
-	c, err := nf.client(s.in, spec.Mirrors, log, currentBuild().Version)
-	if err != nil {
-		return nil, spec, err
+		return err
 	}
 	lock, err := resolve.Resolve(cmd.Context(), spec, resolve.Options{
-		Catalog: cat, Client: c, AllowUnsupported: sf.allowUnsupported, Logger: log,
+		Catalog: cat, Client: c, AllowUnsupported: f.spec.allowUnsupported, Logger: log,
 		Progress: func(e resolve.Event) { log.Debug("pinned", "kind", e.Kind, "name", e.Name, "digest", e.Digest) },
 	})
-	return lock, spec, err
+	if err != nil {
+		return err
+	}
+	var data []byte
+	if f.output == formatYAML {
+		data, err = lock.Marshal()
+	} else {
+		var buf bytes.Buffer
+		_, err = writeStructured(&buf, f.output, lock)
+		data = buf.Bytes()
+	}
+	if err != nil {
+		return err
+	}
+	if file == "" {
+		_, err = s.out.Write(data)
+		return err
+	}
+	if err := writeFileAtomic(file, data, 0o644); err != nil {
+		return err
+	}
+	printLockSummary(s.err, lock)
+	fmt.Fprintf(s.err, "wrote %s\n", file)
+	return nil
 }
 
 func printLockSummary(w io.Writer, l *manifests.Lock) {
@@ -111,31 +150,4 @@ func printLockSummary(w io.Writer, l *manifests.Lock) {
 	for _, n := range l.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
-}
-
-// writeFileAtomic writes data to a temp file next to path, syncs and renames.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.partial")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

@@ -60,5 +60,6 @@ the bundle and loads it into any OCI registry.`,
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "log warnings and errors only; no progress")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newVersionCmd(s), newVersionsCmd(s), newResolveCmd(s, g), newBundleCmd(s, g), newKeysCmd(s), newRegistryCmd(s, g))
+	withHints(root)
 	return root
 }

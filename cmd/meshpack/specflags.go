@@ -53,23 +53,52 @@ func (f *specFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.allowUnsupported, "allow-unsupported", false, "allow a version set the catalog marks incompatible (recorded in the lock)")
 }
 
-// versionArgs is the Args validator of commands taking spec flags: it
-// accepts no positional argument except a version right after a bare
-// --kiali, so that "--kiali 2.26.0" means what it says (pflag would read it
-// as --kiali followed by an argument, since --kiali alone is allowed too).
-func (f *specFlags) versionArgs(cmd *cobra.Command, args []string) error {
-	if len(args) == 0 {
-		return nil
+// fileArgs is the Args validator of commands taking spec flags and at most
+// max file arguments; it returns the files. An argument that looks like a
+// version while --kiali was given bare is Kiali's version, so that
+// "--kiali 2.26.0" means what it says (pflag reads it as --kiali followed
+// by an argument, since --kiali alone is allowed too).
+func (f *specFlags) fileArgs(cmd *cobra.Command, args []string, max int) ([]string, error) {
+	var files []string
+	bareKiali := cmd.Flags().Changed("kiali") && f.kiali == "true"
+	for _, a := range args {
+		if bareKiali && versionLike.MatchString(a) {
+			f.kiali, bareKiali = a, false
+			continue
+		}
+		files = append(files, a)
 	}
-	if len(args) == 1 && cmd.Flags().Changed("kiali") && f.kiali == "true" && versionLike.MatchString(args[0]) {
-		f.kiali = args[0]
-		return nil
+	if len(files) > max {
+		return nil, usagef("unexpected argument %q (flags take values as --flag VALUE; Kiali's version: --kiali=2.26 or --kiali-version 2.26)", files[max])
 	}
-	return usagef("unexpected argument %q (flags take values as --flag VALUE; Kiali's version: --kiali=2.26 or --kiali-version 2.26)", args[0])
+	return files, nil
 }
 
 // versionLike matches "2.26", "v2.26.0" and the like.
 var versionLike = regexp.MustCompile(`^v?\d+\.\d+(\.\d+)?([-+][0-9A-Za-z.-]+)?$`)
+
+// istioVersion is what --istio and istio.version accept besides "none": a
+// minor, an exact version or an upstream pre-release (1.31.0-rc.0).
+var istioVersion = regexp.MustCompile(`^v?\d+\.\d+(\.\d+(-(alpha|beta|rc)\.\d+)?)?$`)
+
+// checkIstioVersion refuses a version with a tag suffix such as
+// "1.30.3-distroless" before anything is looked up: the suffix is an image
+// variant, chosen with --variant.
+func checkIstioVersion(v string) error {
+	v = strings.TrimSpace(v)
+	if v == "" || v == manifests.IstioNone || istioVersion.MatchString(v) {
+		return nil
+	}
+	if base, suffix, ok := strings.Cut(v, "-"); ok && istioVersion.MatchString(base) {
+		switch suffix {
+		case manifests.VariantDistroless:
+			return usagef("istio version %q: %q is an image variant, not part of the version; use --istio %s --variant %s (istio.variant in a spec file)", v, suffix, base, suffix)
+		case "debug":
+			return usagef("istio version %q: %q is a tag of the default image variant, not part of the version; use --istio %s", v, suffix, base)
+		}
+	}
+	return usagef("istio version %q: want a minor (1.30), an exact version (1.30.3), a pre-release (1.31.0-rc.0) or none", v)
+}
 
 // spec reads -f (if any) and applies the flags that were set.
 func (f *specFlags) spec(cmd *cobra.Command, mirrors []manifests.Mirror) (manifests.Spec, error) {
@@ -138,6 +167,9 @@ func (f *specFlags) spec(cmd *cobra.Command, mirrors []manifests.Mirror) (manife
 	s.Mirrors = append(s.Mirrors, mirrors...)
 	if s.Istio.Version == "" && f.file == "" {
 		return s, usagef("say what to carry: --istio 1.30 (or none with --image), or -f mesh.yaml")
+	}
+	if err := checkIstioVersion(s.Istio.Version); err != nil {
+		return s, err
 	}
 	s.Normalize()
 	if err := s.Validate(); err != nil {

@@ -1,13 +1,13 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
 	"github.com/spf13/pflag"
 
 	"github.com/lattice-mesh/meshpack/bundle"
+	"github.com/lattice-mesh/meshpack/mirror"
 	"github.com/lattice-mesh/meshpack/signing"
 )
 
@@ -51,11 +51,8 @@ func (f *trustFlags) verifier(key string) (signing.Verifier, error) {
 	return v, nil
 }
 
-// open opens a bundle, allowing the sequential scan only with --allow-rescan.
-func (f *trustFlags) open(path string) (*bundle.Reader, error) {
-	r, err := bundle.OpenWith(path, bundle.ReaderOptions{AllowRescan: f.allowRescan})
-	if errors.Is(err, bundle.ErrNotSeekable) {
-		return nil, fmt.Errorf("%w (to read it anyway: --allow-rescan)", err)
-	}
-	return r, err
+// fileOptions says how the library opens the bundle: the sequential scan
+// only with --allow-rescan; opened, when set, receives its statistics.
+func (f *trustFlags) fileOptions(opened func(bundle.Stats)) mirror.FileOptions {
+	return mirror.FileOptions{AllowRescan: f.allowRescan, Opened: opened}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -50,21 +49,20 @@ func newVersionCmd(s streams) *cobra.Command {
 		Use:   "version",
 		Short: "Print the meshpack version, commit and Go version",
 		Args:  cobra.NoArgs,
+		Example: `  meshpack version
+  meshpack version -o yaml`,
 		RunE: func(_ *cobra.Command, _ []string) error {
-			b := currentBuild()
-			switch output {
-			case "json":
-				enc := json.NewEncoder(s.out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(b)
-			case "", "text":
-				_, err := fmt.Fprintf(s.out, "meshpack %s\ncommit: %s\ngo: %s\nplatform: %s\n", b.Version, b.Commit, b.GoVersion, b.Platform)
+			if err := checkOutput(&output, formatText, formatJSON, formatYAML); err != nil {
 				return err
-			default:
-				return usagef("--output %q: want text or json", output)
 			}
+			b := currentBuild()
+			if ok, err := writeStructured(s.out, output, b); ok {
+				return err
+			}
+			_, err := fmt.Fprintf(s.out, "meshpack %s\ncommit: %s\ngo: %s\nplatform: %s\n", b.Version, b.Commit, b.GoVersion, b.Platform)
+			return err
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: text|json")
+	outputFlag(cmd.Flags(), &output, formatText, formatText, formatJSON, formatYAML)
 	return cmd
 }

@@ -36,9 +36,11 @@ func newVersionsCmd(s streams) *cobra.Command {
 patch, the supported Kubernetes range, the paired Kiali version and range, the
 Gateway API version it is tested with and its bounds, and where charts and
 images come from.`,
+		Example: `  meshpack versions
+  meshpack versions -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
-			if err := checkOutput(output, "table", "json", "yaml"); err != nil {
+			if err := checkOutput(&output, formatText, formatJSON, formatYAML); err != nil {
 				return err
 			}
 			cat, err := (&specFlags{catalog: catalog}).loadCatalog()
@@ -52,7 +54,7 @@ images come from.`,
 			return versionsTable(s, entries)
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table|json|yaml")
+	outputFlag(cmd.Flags(), &output, formatText, formatText, formatJSON, formatYAML)
 	cmd.Flags().StringVar(&catalog, "catalog", "", "version catalog YAML to use instead of the embedded one")
 	return cmd
 }

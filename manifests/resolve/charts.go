@@ -13,7 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/lattice-mesh/meshpack/manifests"
-	"github.com/lattice-mesh/meshpack/mirror/client"
+	"github.com/lattice-mesh/meshpack/remote"
 )
 
 // Caps for what the resolver reads into memory.
@@ -53,7 +53,7 @@ type indexCache map[string]*repoIndex
 // downloads the archive and pins its sha256. When the index gives a digest,
 // the archive must match it; when want is set (a catalog pin), it must match
 // that too.
-func fetchHTTPChart(ctx context.Context, c *client.Client, cache indexCache, repoURL, name, version, want string) (*fetchedChart, error) {
+func fetchHTTPChart(ctx context.Context, c *remote.Client, cache indexCache, repoURL, name, version, want string) (*fetchedChart, error) {
 	repoURL = strings.TrimRight(repoURL, "/")
 	idx, err := cache.get(ctx, c, repoURL)
 	if err != nil {
@@ -100,7 +100,7 @@ func fetchHTTPChart(ctx context.Context, c *client.Client, cache indexCache, rep
 	}, nil
 }
 
-func (ic indexCache) get(ctx context.Context, c *client.Client, repoURL string) (*repoIndex, error) {
+func (ic indexCache) get(ctx context.Context, c *remote.Client, repoURL string) (*repoIndex, error) {
 	if idx, ok := ic[repoURL]; ok {
 		return idx, nil
 	}
@@ -133,7 +133,7 @@ func absoluteURL(repoURL, ref string) (string, error) {
 }
 
 // download reads url fully (bounded by limit) and returns its hex sha256.
-func download(ctx context.Context, c *client.Client, u string, limit int64) ([]byte, string, error) {
+func download(ctx context.Context, c *remote.Client, u string, limit int64) ([]byte, string, error) {
 	body, _, err := c.Get(ctx, u)
 	if err != nil {
 		return nil, "", err

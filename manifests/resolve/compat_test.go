@@ -10,7 +10,7 @@ import (
 
 	"github.com/lattice-mesh/meshpack/manifests"
 	"github.com/lattice-mesh/meshpack/manifests/resolve"
-	"github.com/lattice-mesh/meshpack/mirror/client"
+	"github.com/lattice-mesh/meshpack/remote"
 )
 
 // countingTransport counts requests before handing them to next.
@@ -143,7 +143,7 @@ func TestResolveAllowUnsupported(t *testing.T) {
 				Kiali: manifests.KialiSpec{Enabled: true, Version: "2.12.0"},
 			},
 			wantErr: []string{"kiali-server 2.12.0", kialiChartRepo + "/kiali-server-2.12.0.tgz", "404"},
-			wantIs:  client.ErrNotFound,
+			wantIs:  remote.ErrNotFound,
 		},
 	}
 	for _, tt := range tests {

@@ -18,7 +18,7 @@ import (
 
 	"github.com/lattice-mesh/meshpack/manifests"
 	"github.com/lattice-mesh/meshpack/manifests/resolve"
-	"github.com/lattice-mesh/meshpack/mirror/client"
+	"github.com/lattice-mesh/meshpack/remote"
 )
 
 // TestResolveExtraImages checks bundles of workload images: pinned like mesh
@@ -259,7 +259,7 @@ func TestResolveTamperedChart(t *testing.T) {
 				t.Errorf("got a lock, want none")
 			}
 			wantErrContains(t, err, tt.wantErr...)
-			if errors.Is(err, client.ErrNotFound) {
+			if errors.Is(err, remote.ErrNotFound) {
 				t.Errorf("error %v: a digest mismatch must not read as not found", err)
 			}
 			t.Logf("error: %v", err)

@@ -10,13 +10,8 @@ import (
 	"oras.land/oras-go/v2/content"
 
 	"github.com/lattice-mesh/meshpack/manifests"
-	"github.com/lattice-mesh/meshpack/mirror/client"
-)
-
-// Docker media types the resolver accepts besides OCI.
-const (
-	dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
-	dockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
+	"github.com/lattice-mesh/meshpack/mediatype"
+	"github.com/lattice-mesh/meshpack/remote"
 )
 
 // imageRequest is one image to pin.
@@ -29,8 +24,8 @@ type imageRequest struct {
 
 // resolveImage pins an image reference to its index (or manifest) digest and
 // lists every platform manifest, failing when a platform filter leaves none.
-func resolveImage(ctx context.Context, c *client.Client, req imageRequest, platforms []string) (manifests.LockedImage, error) {
-	repo, target, err := c.Repository(req.reference)
+func resolveImage(ctx context.Context, c *remote.Client, req imageRequest, platforms []string) (manifests.LockedImage, error) {
+	repo, target, err := c.Repository(ctx, req.reference)
 	if err != nil {
 		return manifests.LockedImage{}, err
 	}
@@ -45,7 +40,7 @@ func resolveImage(ctx context.Context, c *client.Client, req imageRequest, platf
 		Components: req.components, SignedBy: req.signedBy,
 	}
 	switch desc.MediaType {
-	case ocispec.MediaTypeImageManifest, dockerManifest:
+	case ocispec.MediaTypeImageManifest, mediatype.DockerManifest:
 		p, err := manifestPlatform(ctx, repo, desc)
 		if err != nil {
 			return manifests.LockedImage{}, fmt.Errorf("image %s: %w", req.reference, err)
@@ -55,11 +50,11 @@ func resolveImage(ctx context.Context, c *client.Client, req imageRequest, platf
 			return manifests.LockedImage{}, fmt.Errorf("image %s: its only platform %s (a single manifest, no index) does not match --platform %v", req.reference, p, platforms)
 		}
 		return li, nil
-	case ocispec.MediaTypeImageIndex, dockerManifestList:
+	case ocispec.MediaTypeImageIndex, mediatype.DockerManifestList:
 	default:
 		return manifests.LockedImage{}, fmt.Errorf("image %s: %s has unsupported media type %q", req.reference, desc.Digest, desc.MediaType)
 	}
-	raw, err := client.FetchManifest(ctx, repo, desc)
+	raw, err := remote.FetchManifest(ctx, repo, desc)
 	if err != nil {
 		return manifests.LockedImage{}, fmt.Errorf("image %s: %w", req.reference, err)
 	}
@@ -86,7 +81,7 @@ func resolveImage(ctx context.Context, c *client.Client, req imageRequest, platf
 // config ("os/arch[/variant]"), or "unknown/unknown" when the config names
 // none (an artifact rather than an image).
 func manifestPlatform(ctx context.Context, f content.Fetcher, desc ocispec.Descriptor) (string, error) {
-	raw, err := client.FetchManifest(ctx, f, desc)
+	raw, err := remote.FetchManifest(ctx, f, desc)
 	if err != nil {
 		return "", err
 	}
@@ -94,7 +89,7 @@ func manifestPlatform(ctx context.Context, f content.Fetcher, desc ocispec.Descr
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return "", fmt.Errorf("parse manifest %s: %w", desc.Digest, err)
 	}
-	cfgRaw, err := client.FetchManifest(ctx, f, m.Config)
+	cfgRaw, err := remote.FetchManifest(ctx, f, m.Config)
 	if err != nil {
 		return "", fmt.Errorf("config of manifest %s: %w", desc.Digest, err)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/lattice-mesh/meshpack/hack/upstream"
 	"github.com/lattice-mesh/meshpack/manifests"
 	"github.com/lattice-mesh/meshpack/manifests/resolve"
-	"github.com/lattice-mesh/meshpack/mirror/client"
+	"github.com/lattice-mesh/meshpack/remote"
 )
 
 // Fixture content the tests resolve against.
@@ -124,20 +124,20 @@ func fixtureMirrors(t *testing.T, override map[string]string) manifests.Mirrors 
 }
 
 // newClient builds a loopback-only client with the fixture mirrors.
-func newClient(t *testing.T, override map[string]string) *client.Client {
+func newClient(t *testing.T, override map[string]string) *remote.Client {
 	t.Helper()
 	return newClientWith(t, fixtureMirrors(t, override), loopbackOnly())
 }
 
-func newClientWith(t *testing.T, ms manifests.Mirrors, rt http.RoundTripper) *client.Client {
+func newClientWith(t *testing.T, ms manifests.Mirrors, rt http.RoundTripper) *remote.Client {
 	t.Helper()
-	c, err := client.New(client.Options{
+	c, err := remote.New(remote.Options{
 		Mirrors:      ms,
 		Transport:    rt,
 		DockerConfig: os.DevNull, // no credentials from the host
 	})
 	if err != nil {
-		t.Fatalf("client.New: %v", err)
+		t.Fatalf("remote.New: %v", err)
 	}
 	return c
 }

@@ -9,18 +9,16 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/lattice-mesh/meshpack/manifests"
-	"github.com/lattice-mesh/meshpack/mirror/client"
+	"github.com/lattice-mesh/meshpack/mediatype"
+	"github.com/lattice-mesh/meshpack/remote"
 )
-
-// helmChartLayer is the media type of the chart archive in an OCI Helm chart.
-const helmChartLayer = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 
 // fetchOCIChart pins name:version from an OCI chart location such as
 // "oci://gcr.io/istio-release/charts": the manifest digest is the pin, the
 // chart layer (the .tgz) is read for rendering.
-func fetchOCIChart(ctx context.Context, c *client.Client, base, name, version string) (*fetchedChart, error) {
+func fetchOCIChart(ctx context.Context, c *remote.Client, base, name, version string) (*fetchedChart, error) {
 	ref := strings.TrimSuffix(strings.TrimPrefix(base, "oci://"), "/") + "/" + name + ":" + strings.ReplaceAll(version, "+", "_")
-	repo, target, err := c.Repository(ref)
+	repo, target, err := c.Repository(ctx, ref)
 	if err != nil {
 		return nil, fmt.Errorf("chart %s %s: %w", name, version, err)
 	}
@@ -28,7 +26,7 @@ func fetchOCIChart(ctx context.Context, c *client.Client, base, name, version st
 	if err != nil {
 		return nil, fmt.Errorf("chart %s %s: resolve oci://%s at %s: %w", name, version, ref, target, err)
 	}
-	raw, err := client.FetchManifest(ctx, repo, desc)
+	raw, err := remote.FetchManifest(ctx, repo, desc)
 	if err != nil {
 		return nil, fmt.Errorf("chart %s %s: oci://%s: %w", name, version, ref, err)
 	}
@@ -38,14 +36,14 @@ func fetchOCIChart(ctx context.Context, c *client.Client, base, name, version st
 	}
 	var layer *ocispec.Descriptor
 	for i, l := range m.Layers {
-		if l.MediaType == helmChartLayer {
+		if l.MediaType == mediatype.HelmChart {
 			layer = &m.Layers[i]
 		}
 	}
 	if layer == nil || layer.Size > maxChartBytes {
-		return nil, fmt.Errorf("chart %s %s: oci://%s is not a Helm chart (no %s layer of at most %d bytes)", name, version, ref, helmChartLayer, maxChartBytes)
+		return nil, fmt.Errorf("chart %s %s: oci://%s is not a Helm chart (no %s layer of at most %d bytes)", name, version, ref, mediatype.HelmChart, maxChartBytes)
 	}
-	tgz, err := client.FetchSmall(ctx, repo, *layer, maxChartBytes)
+	tgz, err := remote.FetchSmall(ctx, repo, *layer, maxChartBytes)
 	if err != nil {
 		return nil, fmt.Errorf("chart %s %s: oci://%s: chart layer: %w", name, version, ref, err)
 	}

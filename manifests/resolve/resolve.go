@@ -17,7 +17,7 @@ import (
 
 	"github.com/lattice-mesh/meshpack/manifests"
 	"github.com/lattice-mesh/meshpack/manifests/render"
-	"github.com/lattice-mesh/meshpack/mirror/client"
+	"github.com/lattice-mesh/meshpack/remote"
 )
 
 // Options configures Resolve. The zero value uses the embedded catalog and
@@ -28,7 +28,7 @@ type Options struct {
 	// Client fetches from upstream (mirrors, credentials, TLS); nil means a
 	// client with default options and the spec's mirrors. A given Client is
 	// used as is: the spec's mirrors are not added to it.
-	Client *client.Client
+	Client *remote.Client
 	// AllowUnsupported turns compatibility violations into notes.
 	AllowUnsupported bool
 	// Concurrency bounds parallel registry requests; default 8.
@@ -75,7 +75,7 @@ func (e *IncompatibleError) Unwrap() error { return ErrIncompatible }
 type resolver struct {
 	opts   Options
 	cat    *manifests.Catalog
-	c      *client.Client
+	c      *remote.Client
 	log    *slog.Logger
 	lock   *manifests.Lock
 	images map[string]*imageRequest // by canonical reference
@@ -127,7 +127,7 @@ func newResolver(opts Options, mirrors manifests.Mirrors) (*resolver, error) {
 		r.cat = cat
 	}
 	if r.c == nil {
-		c, err := client.New(client.Options{Mirrors: mirrors, Logger: opts.Logger})
+		c, err := remote.New(remote.Options{Mirrors: mirrors, Logger: opts.Logger})
 		if err != nil {
 			return nil, err
 		}

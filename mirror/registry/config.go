@@ -31,6 +31,10 @@ type Config struct {
 	// Htpasswd is an htpasswd file with bcrypt hashes (htpasswd -B); when set,
 	// every request needs HTTP basic auth. The file must exist.
 	Htpasswd string
+	// Token, when set, makes every request need a bearer token from the
+	// token service it names (see TokenAuth); it excludes Htpasswd. For the
+	// exposure rules (see New) either counts as authentication.
+	Token *TokenAuth
 	// ReadOnly rejects every write (push, delete) with 405.
 	ReadOnly bool
 	// AllowDelete lets clients delete manifests, tags and blobs. By default
@@ -123,6 +127,16 @@ func (c Config) distribution() (*configuration.Configuration, error) {
 	// /v2/_catalog would always answer empty.
 	cfg.Catalog.MaxEntries = 1000
 
+	if c.Htpasswd != "" && c.Token != nil {
+		return nil, fmt.Errorf("registry: htpasswd and token auth exclude each other; configure one")
+	}
+	if c.Token != nil {
+		params, err := c.Token.parameters()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Auth = configuration.Auth{"token": params}
+	}
 	if c.Htpasswd != "" {
 		// Distribution creates a missing htpasswd file with a random admin
 		// password and logs it; refuse instead.

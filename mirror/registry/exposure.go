@@ -18,7 +18,7 @@ var ErrInsecureListen = errors.New("insecure listen address")
 type ExposureError struct {
 	Addr   string
 	NoTLS  bool // no TLSCert and TLSKey
-	NoAuth bool // no Htpasswd
+	NoAuth bool // neither Htpasswd nor Token
 }
 
 // Error names the address and what is missing.
@@ -40,10 +40,11 @@ func (e *ExposureError) Is(target error) bool { return target == ErrInsecureList
 // only or when both TLS and authentication are configured.
 func (c Config) exposure(addr string) *ExposureError {
 	useTLS := c.TLSCert != "" && c.TLSKey != ""
-	if loopback(addr) || (useTLS && c.Htpasswd != "") {
+	useAuth := c.Htpasswd != "" || c.Token != nil
+	if loopback(addr) || (useTLS && useAuth) {
 		return nil
 	}
-	return &ExposureError{Addr: addr, NoTLS: !useTLS, NoAuth: c.Htpasswd == ""}
+	return &ExposureError{Addr: addr, NoTLS: !useTLS, NoAuth: !useAuth}
 }
 
 // checkExposure refuses to serve addr without TLS and authentication

@@ -1,4 +1,4 @@
-package client
+package remote
 
 import (
 	"context"
@@ -34,7 +34,7 @@ func TestLocate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := c.Locate(tt.in)
+			got, err := c.Locate(context.Background(), tt.in)
 			if tt.wantError {
 				if err == nil {
 					t.Fatalf("Locate(%q): got %v, want an error", tt.in, got)
@@ -119,7 +119,7 @@ func TestPlainHTTPOnLoopbackIsDetected(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := c.Locate(tt.ref)
+			got, err := c.Locate(context.Background(), tt.ref)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -128,8 +128,8 @@ func TestPlainHTTPOnLoopbackIsDetected(t *testing.T) {
 			}
 		})
 	}
-	repo, err := c.RepositoryAt(hostOf(plain.URL), "mesh/istio/pilot", false)
-	if err != nil || !repo.PlainHTTP {
-		t.Errorf("RepositoryAt(plain loopback): PlainHTTP %v, err %v; want plain", repo != nil && repo.PlainHTTP, err)
+	repo, err := c.RepositoryAt(context.Background(), hostOf(plain.URL), "mesh/istio/pilot")
+	if err != nil || !repo.PlainHTTP() {
+		t.Errorf("RepositoryAt(plain loopback): PlainHTTP %v, err %v; want plain", repo != nil && repo.PlainHTTP(), err)
 	}
 }

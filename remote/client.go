@@ -1,9 +1,4 @@
-// Package client builds the HTTP and OCI registry clients meshpack talks
-// through: mirror rewriting (--mirror), Docker Hub host mapping, credentials
-// from the docker config, TLS options and retries with backoff. Both the
-// connected side (resolve, bundle create) and the enclave side (bundle load)
-// use it, so every network knob behaves the same everywhere.
-package client
+package remote
 
 import (
 	"context"
@@ -32,8 +27,8 @@ import (
 type Options struct {
 	// Mirrors redirect upstream registries and URLs before any request.
 	Mirrors manifests.Mirrors
-	// PlainHTTP makes every registry request use http:// (like crane --insecure
-	// or oras --plain-http). A mirror replacement starting with http:// is plain
+	// PlainHTTP makes every registry request use http:// (like oras
+	// --plain-http). A mirror replacement starting with http:// is plain
 	// HTTP for that mirror alone.
 	PlainHTTP bool
 	// InsecureSkipTLSVerify accepts any server certificate.
@@ -48,7 +43,8 @@ type Options struct {
 	Username, Password string
 	// UserAgent defaults to "meshpack".
 	UserAgent string
-	// Logger receives debug lines; nil discards.
+	// Logger receives debug lines and warnings (an unusable docker config,
+	// a request tried again after a stall); nil discards.
 	Logger *slog.Logger
 	// Transport replaces the base transport (tests use it to forbid dials).
 	// The stall deadlines below apply to it too.
@@ -75,6 +71,7 @@ type Client struct {
 	http      *http.Client // plain downloads, with retries
 	auth      *auth.Client // registry API, with retries and token auth
 	userAgent string
+	log       *slog.Logger
 	probed    sync.Map // loopback host -> bool: speaks plain HTTP
 }
 
@@ -102,6 +99,7 @@ func New(opts Options) (*Client, error) {
 		stall:     stall,
 		http:      &http.Client{Transport: retrying},
 		userAgent: ua,
+		log:       discard(opts.Logger),
 	}
 	creds, err := credentialFunc(opts)
 	if err != nil {
@@ -139,7 +137,7 @@ func newTransport(opts Options) (*http.Transport, error) {
 	}
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if opts.InsecureSkipTLSVerify {
-		tlsCfg.InsecureSkipVerify = true //nolint:gosec // asked for explicitly with --insecure
+		tlsCfg.InsecureSkipVerify = true //nolint:gosec // asked for explicitly (Options.InsecureSkipTLSVerify)
 	}
 	if opts.CAFile != "" {
 		pem, err := os.ReadFile(opts.CAFile)
@@ -187,22 +185,21 @@ func credentialFunc(opts Options) (auth.CredentialFunc, error) {
 // HTTPClient returns the retrying client for plain downloads (charts, files).
 func (c *Client) HTTPClient() *http.Client { return c.http }
 
-// userAgentFor is the User-Agent sent with every request.
-func (c *Client) userAgentFor() string { return c.userAgent }
-
 // plainLoopback reports whether a loopback registry host (127.0.0.0/8, ::1,
 // localhost) answers plain HTTP, as docker and crane assume for localhost.
 // It asks once per host (GET https://HOST/v2/, a few seconds at most) and
 // only loopback hosts are ever downgraded; every other registry needs
-// --plain-http or an http:// mirror replacement.
-func (c *Client) plainLoopback(host string) bool {
+// Options.PlainHTTP or an http:// mirror replacement. An answer cut short
+// by ctx is not remembered.
+func (c *Client) plainLoopback(ctx context.Context, host string) bool {
 	if !isLoopback(host) {
 		return false
 	}
 	if v, ok := c.probed.Load(host); ok {
 		return v.(bool)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	plain := false
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+host+"/v2/", nil)
@@ -218,7 +215,9 @@ func (c *Client) plainLoopback(host string) bool {
 			resp.Body.Close()
 		}
 	}
-	c.probed.Store(host, plain)
+	if parent.Err() == nil {
+		c.probed.Store(host, plain)
+	}
 	return plain
 }
 
@@ -233,4 +232,12 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(strings.Trim(h, "[]"))
 	return ip != nil && ip.IsLoopback()
+}
+
+// discard returns l, or a logger that drops everything when l is nil.
+func discard(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
 }

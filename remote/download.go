@@ -1,18 +1,15 @@
-package client
+package remote
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 )
 
-// ErrNotFound is returned when an upstream URL or reference does not exist.
-var ErrNotFound = errors.New("not found")
-
-// LocateURL applies the mirrors to an http(s) URL.
+// LocateURL applies the mirrors to an http(s) URL and reports whether one
+// applied.
 func (c *Client) LocateURL(url string) (string, bool) {
 	return c.opts.Mirrors.Rewrite(url)
 }
@@ -35,7 +32,7 @@ func (c *Client) GetRange(ctx context.Context, url string, offset int64) (io.Rea
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s: %w", url, err)
 	}
-	req.Header.Set("User-Agent", c.userAgentFor())
+	req.Header.Set("User-Agent", c.userAgent)
 	if offset > 0 {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", offset))
 	}

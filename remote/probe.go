@@ -1,4 +1,4 @@
-package client
+package remote
 
 import (
 	"context"
@@ -12,45 +12,6 @@ import (
 	"oras.land/oras-go/v2/registry/remote/auth"
 )
 
-// Ping errors; a Ping error matches one of them (errors.Is).
-var (
-	// ErrUnreachable: no HTTP answer (refused, reset, DNS, TLS, a stall),
-	// or only 5xx answers.
-	ErrUnreachable = errors.New("registry not reachable")
-	// ErrNoCredentials: the registry wants credentials (401/403) and none
-	// are configured for it.
-	ErrNoCredentials = errors.New("registry requires credentials and none are configured")
-	// ErrCredentialsRejected: the configured credentials were refused.
-	ErrCredentialsRejected = errors.New("registry rejected the credentials")
-	// ErrNotRegistry: GET /v2/ answered 404, so the host does not serve the
-	// OCI distribution API there.
-	ErrNotRegistry = errors.New("not an OCI distribution registry")
-)
-
-// pingError carries the kind of a Ping failure and its cause.
-type pingError struct {
-	kind error
-	msg  string
-	err  error
-}
-
-func (e *pingError) Error() string {
-	switch {
-	case e.err == nil:
-		return e.msg
-	case e.msg == "":
-		return e.err.Error()
-	}
-	return e.msg + ": " + e.err.Error()
-}
-
-func (e *pingError) Unwrap() []error {
-	if e.err == nil {
-		return []error{e.kind}
-	}
-	return []error{e.kind, e.err}
-}
-
 // pingAttempts is how often Ping asks a registry that answers 5xx.
 const pingAttempts = 3
 
@@ -62,7 +23,7 @@ const pingAttempts = 3
 // three times. The scheme is chosen as for RepositoryAt.
 func (c *Client) Ping(ctx context.Context, host string) error {
 	scheme := "https"
-	if c.opts.PlainHTTP || c.plainLoopback(host) {
+	if c.opts.PlainHTTP || c.plainLoopback(ctx, host) {
 		scheme = "http"
 	}
 	u := scheme + "://" + host + "/v2/"
@@ -80,7 +41,7 @@ func (c *Client) Ping(ctx context.Context, host string) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return &pingError{kind: ErrUnreachable, err: err}
+			return &kindError{kind: ErrUnreachable, err: err}
 		}
 		drain(resp)
 		if resp.StatusCode < 500 || attempt == pingAttempts {
@@ -93,9 +54,9 @@ func (c *Client) Ping(ctx context.Context, host string) error {
 	}
 	switch code := resp.StatusCode; {
 	case code >= 500:
-		return &pingError{kind: ErrUnreachable, msg: fmt.Sprintf("GET %s answered %s %d times", u, resp.Status, pingAttempts)}
+		return &kindError{kind: ErrUnreachable, msg: fmt.Sprintf("GET %s answered %s %d times", u, resp.Status, pingAttempts)}
 	case code == http.StatusNotFound:
-		return &pingError{kind: ErrNotRegistry, msg: fmt.Sprintf("GET %s answered %s", u, resp.Status)}
+		return &kindError{kind: ErrNotRegistry, msg: fmt.Sprintf("GET %s answered %s", u, resp.Status)}
 	case code == http.StatusUnauthorized, code == http.StatusForbidden:
 		return c.pingAuth(ctx, host, u, resp)
 	}
@@ -107,7 +68,7 @@ func (c *Client) Ping(ctx context.Context, host string) error {
 func (c *Client) pingAuth(ctx context.Context, host, u string, anon *http.Response) error {
 	cred, err := c.creds(ctx, host)
 	has := err == nil && cred != auth.EmptyCredential
-	noCreds := &pingError{kind: ErrNoCredentials, msg: fmt.Sprintf("GET %s answered %s", u, anon.Status)}
+	noCreds := &kindError{kind: ErrNoCredentials, msg: fmt.Sprintf("GET %s answered %s", u, anon.Status)}
 	challenge := strings.ToLower(anon.Header.Get("Www-Authenticate"))
 	if !has && !strings.HasPrefix(challenge, "bearer") {
 		return noCreds
@@ -128,7 +89,7 @@ func (c *Client) pingAuth(ctx context.Context, host, u string, anon *http.Respon
 		return ctx.Err()
 	}
 	if errors.Is(err, ErrStalled) {
-		return &pingError{kind: ErrUnreachable, err: err}
+		return &kindError{kind: ErrUnreachable, err: err}
 	}
 	if !has {
 		return noCreds
@@ -138,13 +99,13 @@ func (c *Client) pingAuth(ctx context.Context, host, u string, anon *http.Respon
 		who = "the credentials of user " + cred.Username
 	}
 	if err != nil {
-		return &pingError{kind: ErrCredentialsRejected, msg: fmt.Sprintf("GET %s with %s", u, who), err: err}
+		return &kindError{kind: ErrCredentialsRejected, msg: fmt.Sprintf("GET %s with %s", u, who), err: err}
 	}
-	return &pingError{kind: ErrCredentialsRejected, msg: fmt.Sprintf("GET %s with %s answered %s", u, who, resp.Status)}
+	return &kindError{kind: ErrCredentialsRejected, msg: fmt.Sprintf("GET %s with %s answered %s", u, who, resp.Status)}
 }
 
 // HasCredential reports whether credentials are configured for host
-// (--username, or the docker config).
+// (Options.Username, or the docker config).
 func (c *Client) HasCredential(ctx context.Context, host string) bool {
 	cred, err := c.creds(ctx, host)
 	return err == nil && cred != auth.EmptyCredential

@@ -1,4 +1,4 @@
-package client
+package remote
 
 import (
 	"context"
@@ -23,12 +23,10 @@ const (
 	DefaultResponseTimeout = 60 * time.Second
 )
 
-// ErrStalled is matched (errors.Is) by every *StallError.
-var ErrStalled = errors.New("connection stalled")
-
 // StallError reports a request aborted because it made no progress.
 // It is not a net.Error timeout, so the retrying transport does not retry
-// it on its own: the caller decides (bundle load retries an upload once).
+// it on its own: the caller decides (idempotent requests of a Repository
+// are tried once more; bundle load retries an upload once).
 type StallError struct {
 	// Method and URL (scheme, host and path; no query) of the request.
 	Method, URL string

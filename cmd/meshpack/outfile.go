@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// legacyPath reports whether an -o value is clearly a file path, the way
+// resolve and bundle create named their output file before -o became the
+// output format: it contains "/" or ends in .yaml, .yml or .tar.zst.
+func legacyPath(v string) bool {
+	return strings.Contains(v, "/") || strings.HasSuffix(v, ".yaml") || strings.HasSuffix(v, ".yml") || strings.HasSuffix(v, ".tar.zst")
+}
+
+// outputFile settles the file a command writes: the positional argument
+// file or, for one release, a legacy "-o PATH" (with a deprecation
+// warning; format then falls back to def). use is the command line that
+// shows where the file goes now.
+func outputFile(s streams, use, file string, format *string, def string) (string, error) {
+	if !legacyPath(*format) {
+		return file, nil
+	}
+	path := *format
+	if file != "" {
+		return "", usagef("-o %s and the argument %s both name the output file; give it once, as the argument (-o is the output format: %s|%s|%s)", path, file, formatText, formatJSON, formatYAML)
+	}
+	fmt.Fprintf(s.err, "WARNING: -o FILE is deprecated and will be removed: -o is the output format on every command; name the file as the argument: %s %s …\n", use, path)
+	*format = def
+	return path, nil
+}
+
+// writeFileAtomic writes data to a temp file next to path, syncs it, renames
+// it to path and syncs the directory, so that path holds either the old or
+// the complete new content.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.partial")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(mode)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		err = d.Sync()
+		d.Close()
+		if err != nil {
+			return fmt.Errorf("sync directory %s: %w", dir, err)
+		}
+	}
+	return nil
+}

@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/lattice-mesh/meshpack/atomicfile"
 )
 
 // CreateOptions configure Create. The zero value writes one file.
@@ -25,12 +26,14 @@ type CreateOptions struct {
 }
 
 // File is a bundle being written to disk. Nothing appears under the final
-// name until Commit: data goes to NAME.partial (or NAME.NNN.partial parts).
+// name until Commit: data goes to NAME.partial (or NAME.NNN.partial parts),
+// written through atomicfile.
 type File struct {
 	path  string
 	split int64
 	w     *Writer
 	out   *partWriter
+	sums  *atomicfile.File // NAME.sha256, written by Commit when splitting
 	done  bool
 	parts []string // published by Commit
 }
@@ -84,25 +87,26 @@ func (f *File) commit() error {
 		return err
 	}
 	final := f.out.finalNames()
+	files := f.out.done
 	if f.split > 0 {
-		if err := writeSynced(SumsName(f.path)+".partial", sumsFile(final, f.out.sums)); err != nil {
+		sums, err := createPart(SumsName(f.path))
+		if err != nil {
 			return err
 		}
-	}
-	for i, name := range final {
-		if err := os.Rename(f.out.done[i], name); err != nil {
+		f.sums = sums
+		if _, err := sums.Write(sumsFile(final, f.out.sums)); err != nil {
 			return err
 		}
+		files = append(files[:len(files):len(files)], sums)
 	}
-	if f.split > 0 {
-		if err := os.Rename(SumsName(f.path)+".partial", SumsName(f.path)); err != nil {
-			return err
-		}
-		removeStale(f.path, len(final))
-	}
-	f.out.done = nil
-	if err := syncDir(filepath.Dir(f.path)); err != nil {
+	if err := atomicfile.CommitAll(files...); err != nil {
 		return err
+	}
+	if f.split > 0 {
+		removeStale(f.path, len(final))
+		if err := atomicfile.SyncDir(filepath.Dir(f.path)); err != nil {
+			return err
+		}
 	}
 	f.parts = final
 	return nil
@@ -132,14 +136,15 @@ func (f *File) Abort() error {
 	f.w.abort()
 	var errs []error
 	if f.out.cur != nil {
-		f.out.cur.Close()
-		errs = append(errs, os.Remove(f.out.cur.Name()))
+		errs = append(errs, f.out.cur.Abort())
 		f.out.cur = nil
 	}
-	for _, name := range f.out.done {
-		errs = append(errs, os.Remove(name))
+	for _, part := range f.out.done {
+		errs = append(errs, part.Abort()) // nothing for a committed part
 	}
-	os.Remove(SumsName(f.path) + ".partial")
+	if f.sums != nil {
+		errs = append(errs, f.sums.Abort())
+	}
 	return errors.Join(errs...)
 }
 
@@ -147,28 +152,26 @@ func (f *File) Abort() error {
 type partWriter struct {
 	base  string
 	split int64
-	cur   *os.File
-	n     int64     // bytes in cur
-	wb    int64     // bytes of cur handed to startWriteback
-	h     hash.Hash // of cur, when splitting
-	done  []string  // finished partial files
-	sums  []string  // their sha256, when splitting
+	cur   *atomicfile.File
+	n     int64              // bytes in cur
+	wb    int64              // bytes of cur handed to startWriteback
+	h     hash.Hash          // of cur, when splitting
+	done  []*atomicfile.File // finished (sealed) parts
+	sums  []string           // their sha256, when splitting
 }
 
-func (p *partWriter) partialName(i int) string {
+// finalName is the name of part i: the bundle itself, or NAME.NNN.
+func (p *partWriter) finalName(i int) string {
 	if p.split == 0 {
-		return p.base + ".partial"
+		return p.base
 	}
-	return partName(p.base, i) + ".partial"
+	return partName(p.base, i)
 }
 
 func (p *partWriter) finalNames() []string {
-	if p.split == 0 {
-		return []string{p.base}
-	}
 	names := make([]string, len(p.done))
 	for i := range names {
-		names[i] = strings.TrimSuffix(p.done[i], ".partial")
+		names[i] = p.finalName(i)
 	}
 	return names
 }
@@ -178,7 +181,7 @@ func (p *partWriter) open() error {
 	if i >= maxParts {
 		return fmt.Errorf("more than %d parts; use a larger split size", maxParts)
 	}
-	f, err := createNew(p.partialName(i))
+	f, err := createPart(p.finalName(i))
 	if err != nil {
 		return err
 	}
@@ -196,15 +199,11 @@ func (p *partWriter) finishPart() error {
 	}
 	f := p.cur
 	p.cur = nil
-	p.done = append(p.done, f.Name())
+	p.done = append(p.done, f)
 	if p.h != nil {
 		p.sums = append(p.sums, hex.EncodeToString(p.h.Sum(nil)))
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync %s: %w", f.Name(), err)
-	}
-	return f.Close()
+	return f.Seal()
 }
 
 // maxWriteSyscall caps one write(2). Measured on ext4 (make bench): 4 MiB
@@ -237,7 +236,7 @@ func (p *partWriter) Write(b []byte) (int, error) {
 			return total, err
 		}
 		if p.n-p.wb >= writebackChunk {
-			startWriteback(p.cur, p.wb, p.n-p.wb)
+			startWriteback(p.cur.OSFile(), p.wb, p.n-p.wb)
 			p.wb = p.n
 		}
 		if p.split > 0 && p.n == p.split {
@@ -249,41 +248,10 @@ func (p *partWriter) Write(b []byte) (int, error) {
 	return total, nil
 }
 
-// createNew creates the temporary file path for writing, first removing
-// whatever an earlier run left there. It never writes through a symbolic
-// link or into a FIFO or device planted under that name: O_EXCL fails on
-// anything that still exists.
-func createNew(path string) (*os.File, error) {
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
-	return os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-}
-
-func writeSynced(path string, data []byte) error {
-	f, err := createNew(path)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
+// createPart starts writing the bundle file name through NAME.partial.
+// atomicfile first removes a .partial an earlier run left and then creates
+// it with O_EXCL, so it never writes through a symbolic link, FIFO or
+// device planted under that name.
+func createPart(name string) (*atomicfile.File, error) {
+	return atomicfile.CreateWith(name, 0o644, atomicfile.Options{Temp: name + ".partial"})
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/lattice-mesh/meshpack/progress"
 )
 
 // VerifyOptions configure Verify and VerifyParts. The zero value works.
@@ -19,9 +21,10 @@ type VerifyOptions struct {
 	// Concurrency is the number of blobs hashed in parallel; 0 means
 	// GOMAXPROCS, at most 4. Each worker holds about two frames of memory.
 	Concurrency int
-	// Progress, if set, receives EventBlobProgress, EventBlobVerified and
-	// EventPartVerified events, never concurrently; it must not block.
-	Progress func(Event)
+	// Progress, if set, receives Bytes and BlobVerified events (Verify) or
+	// PartVerified events (VerifyParts), never concurrently; it must not
+	// block.
+	Progress progress.Func
 }
 
 // Verify checks a bundle completely: layout, entry order, that the BOM blob
@@ -203,7 +206,7 @@ func hashAll(ctx context.Context, r *Reader, refs map[digest.Digest][]string, sk
 		workers = min(runtime.GOMAXPROCS(0), 4)
 	}
 	var mu sync.Mutex // serialises Progress
-	progress := func(ev Event) {
+	report := func(ev progress.Event) {
 		if opts.Progress != nil {
 			mu.Lock()
 			defer mu.Unlock()
@@ -214,9 +217,9 @@ func hashAll(ctx context.Context, r *Reader, refs map[digest.Digest][]string, sk
 	if r.frames == nil {
 		// No seek table: every Fetch would decode from the start, so hash
 		// all blobs in one sequential pass instead.
-		errs = hashSequential(r, blobs, progress)
+		errs = hashSequential(r, blobs, report)
 	} else {
-		errs = hashParallel(ctx, r, blobs, workers, progress)
+		errs = hashParallel(ctx, r, blobs, workers, report)
 	}
 	for i, e := range blobs {
 		d := digest.NewDigestFromEncoded(digest.SHA256, path.Base(e.Name))
@@ -230,14 +233,14 @@ func hashAll(ctx context.Context, r *Reader, refs map[digest.Digest][]string, sk
 	return c
 }
 
-func hashParallel(ctx context.Context, r *Reader, blobs []Entry, workers int, progress func(Event)) []error {
+func hashParallel(ctx context.Context, r *Reader, blobs []Entry, workers int, report progress.Func) []error {
 	errs := make([]error, len(blobs))
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for i := range jobs {
-				errs[i] = hashBlob(ctx, r, blobs[i], progress)
+				errs[i] = hashBlob(ctx, r, blobs[i], report)
 			}
 		})
 	}
@@ -253,7 +256,7 @@ func hashParallel(ctx context.Context, r *Reader, blobs []Entry, workers int, pr
 }
 
 // hashSequential hashes blobs in one pass over the tar stream.
-func hashSequential(r *Reader, blobs []Entry, progress func(Event)) []error {
+func hashSequential(r *Reader, blobs []Entry, report progress.Func) []error {
 	errs := make([]error, len(blobs))
 	pos := make(map[string]int, len(blobs))
 	for i, e := range blobs {
@@ -274,9 +277,9 @@ func hashSequential(r *Reader, blobs []Entry, progress func(Event)) []error {
 			return nil
 		}
 		desc := ocispec.Descriptor{Digest: digest.NewDigestFromEncoded(digest.SHA256, path.Base(e.Name)), Size: e.Size}
-		pw := &progressWriter{ev: Event{Kind: EventBlobProgress, Name: e.Name, Descriptor: desc, Total: e.Size}, fn: progress}
+		pw := &progressWriter{ev: progress.Event{Kind: progress.Bytes, Name: e.Name, Descriptor: desc, Total: e.Size}, fn: report}
 		errs[i] = checkBlobData(e, io.TeeReader(data, pw))
-		progress(Event{Kind: EventBlobVerified, Name: e.Name, Descriptor: desc, Done: e.Size, Total: e.Size, Err: errs[i]})
+		report(progress.Event{Kind: progress.BlobVerified, Name: e.Name, Descriptor: desc, Done: e.Size, Total: e.Size, Err: errs[i]})
 		return nil
 	})
 	if err != nil {
@@ -291,12 +294,12 @@ func hashSequential(r *Reader, blobs []Entry, progress func(Event)) []error {
 
 // hashBlob reads blob entry e with its tar header and padding
 // (Reader.readEntry proves they are what the TOC says) and hashes its data.
-func hashBlob(ctx context.Context, r *Reader, e Entry, progress func(Event)) error {
+func hashBlob(ctx context.Context, r *Reader, e Entry, report progress.Func) error {
 	desc := ocispec.Descriptor{Digest: digest.NewDigestFromEncoded(digest.SHA256, path.Base(e.Name)), Size: e.Size}
 	err := ctx.Err()
 	if err == nil {
 		err = r.readEntry(e, func(data io.Reader) error {
-			pw := &progressWriter{ev: Event{Kind: EventBlobProgress, Name: e.Name, Descriptor: desc, Total: e.Size}, fn: progress}
+			pw := &progressWriter{ev: progress.Event{Kind: progress.Bytes, Name: e.Name, Descriptor: desc, Total: e.Size}, fn: report}
 			return checkBlobData(e, io.TeeReader(&ctxReader{ctx: ctx, r: data}, pw))
 		})
 	}
@@ -304,18 +307,19 @@ func hashBlob(ctx context.Context, r *Reader, e Entry, progress func(Event)) err
 	if errors.As(err, &fe) {
 		err = fe // the problem already names the blob
 	}
-	progress(Event{Kind: EventBlobVerified, Name: e.Name, Descriptor: desc, Done: e.Size, Total: e.Size, Err: err})
+	report(progress.Event{Kind: progress.BlobVerified, Name: e.Name, Descriptor: desc, Done: e.Size, Total: e.Size, Err: err})
 	return err
 }
 
 // progressWriter discards bytes and reports how many went by.
 type progressWriter struct {
-	ev Event
-	fn func(Event)
+	ev progress.Event
+	fn progress.Func
 }
 
 func (p *progressWriter) Write(b []byte) (int, error) {
-	p.ev.Done += int64(len(b))
+	p.ev.N = int64(len(b))
+	p.ev.Done += p.ev.N
 	p.fn(p.ev)
 	return len(b), nil
 }

@@ -9,6 +9,8 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
+
+	"github.com/lattice-mesh/meshpack/progress"
 )
 
 // hashChunk is how much of a part is read between two checks of ctx, so
@@ -62,7 +64,7 @@ func VerifyParts(ctx context.Context, path string, opts VerifyOptions) (*Report,
 		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
 			return rep, cerr
 		}
-		emit(opts.Progress, Event{Kind: EventPartVerified, Name: file, Done: n, Total: n, Err: err})
+		opts.Progress.Emit(progress.Event{Kind: progress.PartVerified, Name: file, Done: n, Total: n, Err: err})
 		if err != nil {
 			c.add(partProblem(file, err))
 		}

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lattice-mesh/meshpack/progress"
 )
 
 // rawSet writes a split set of n parts of size random bytes each, with its
@@ -98,8 +100,8 @@ func verifyParts(t *testing.T, ctx context.Context, base string) (*Report, error
 	t.Helper()
 	var hashed []string
 	rep, err := withTimeout(t, func() (*Report, error) {
-		return VerifyParts(ctx, base, VerifyOptions{Progress: func(e Event) {
-			if e.Kind == EventPartVerified {
+		return VerifyParts(ctx, base, VerifyOptions{Progress: func(e progress.Event) {
+			if e.Kind == progress.PartVerified {
 				hashed = append(hashed, e.Name)
 			}
 		}})
@@ -223,13 +225,13 @@ func TestVerifyPartsCancel(t *testing.T) {
 	const big = 4 << 30 // sparse: reads as zeros without using disk
 	tests := []struct {
 		name      string
-		cancel    func(cancel context.CancelFunc) func(Event)
+		cancel    func(cancel context.CancelFunc) progress.Func
 		bigPart   bool
 		maxHashed int64
 	}{
-		{"before it starts", func(cancel context.CancelFunc) func(Event) { cancel(); return nil }, false, 0},
-		{"after the first part", func(cancel context.CancelFunc) func(Event) { return func(Event) { cancel() } }, false, 1000},
-		{"inside a 4 GiB part", func(cancel context.CancelFunc) func(Event) {
+		{"before it starts", func(cancel context.CancelFunc) progress.Func { cancel(); return nil }, false, 0},
+		{"after the first part", func(cancel context.CancelFunc) progress.Func { return func(progress.Event) { cancel() } }, false, 1000},
+		{"inside a 4 GiB part", func(cancel context.CancelFunc) progress.Func {
 			time.AfterFunc(50*time.Millisecond, cancel)
 			return nil
 		}, true, big - 1},
@@ -247,10 +249,10 @@ func TestVerifyPartsCancel(t *testing.T) {
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			progress := tt.cancel(cancel)
+			report := tt.cancel(cancel)
 			start := time.Now()
 			rep, err := withTimeout(t, func() (*Report, error) {
-				return VerifyParts(ctx, base, VerifyOptions{Progress: progress})
+				return VerifyParts(ctx, base, VerifyOptions{Progress: report})
 			})
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("VerifyParts = %v, want context.Canceled", err)

@@ -17,6 +17,8 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
+
+	"github.com/lattice-mesh/meshpack/progress"
 )
 
 // Frame size limits and defaults.
@@ -40,8 +42,9 @@ type WriterOptions struct {
 	// ModTime is the mtime of every tar entry; zero means the Unix epoch, so
 	// that the same content always gives the same bytes.
 	ModTime time.Time
-	// Progress, if set, receives events; it must not block.
-	Progress func(Event)
+	// Progress, if set, receives FileWritten, Bytes and BlobDone events,
+	// never concurrently; it must not block.
+	Progress progress.Func
 }
 
 // Stats counts what a Writer wrote or a Reader holds.
@@ -228,7 +231,7 @@ func (w *Writer) addFile(name string, data []byte) error {
 	if err := w.writeEntry(context.Background(), name, int64(len(data)), bytes.NewReader(data), entryHooks{}); err != nil {
 		return fmt.Errorf("add %s: %w", name, err)
 	}
-	emit(w.opts.Progress, Event{Kind: EventFileWritten, Name: name, Done: int64(len(data)), Total: int64(len(data))})
+	w.opts.Progress.Emit(progress.Event{Kind: progress.FileWritten, Name: name, Done: int64(len(data)), Total: int64(len(data))})
 	return nil
 }
 
@@ -293,12 +296,14 @@ func (w *Writer) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader)
 	}
 	name := "blobs/sha256/" + desc.Digest.Encoded()
 	h := sha256.New()
+	var reported int64
 	hooks := entryHooks{
 		hash:      h,
 		rawByType: compressedMediaType(desc.MediaType),
 		verify:    func(n int64) error { return checkDigest(desc, h, n, name) },
 		progress: func(done int64) {
-			emit(w.opts.Progress, Event{Kind: EventBlobProgress, Name: name, Descriptor: desc, Done: done, Total: desc.Size})
+			w.opts.Progress.Emit(progress.Event{Kind: progress.Bytes, Name: name, Descriptor: desc, N: done - reported, Done: done, Total: desc.Size})
+			reported = done
 		},
 	}
 	if err := w.writeEntry(ctx, name, desc.Size, r, hooks); err != nil {
@@ -308,7 +313,7 @@ func (w *Writer) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader)
 	w.blobs[desc.Digest] = desc.Size
 	w.blobSize += desc.Size
 	w.stateMu.Unlock()
-	emit(w.opts.Progress, Event{Kind: EventBlobWritten, Name: name, Descriptor: desc, Done: desc.Size, Total: desc.Size})
+	w.opts.Progress.Emit(progress.Event{Kind: progress.BlobDone, Name: name, Descriptor: desc, Done: desc.Size, Total: desc.Size})
 	return nil
 }
 

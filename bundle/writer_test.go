@@ -11,6 +11,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/errdef"
+
+	"github.com/lattice-mesh/meshpack/progress"
 )
 
 // newIndexedWriter returns a writer with index.json added.
@@ -135,21 +137,28 @@ func TestAddFileRules(t *testing.T) {
 }
 
 func TestWriterProgress(t *testing.T) {
-	var events []Event
+	var events []progress.Event
 	var buf bytes.Buffer
-	w := NewWriter(&buf, WriterOptions{FrameSize: 16 << 10, Progress: func(e Event) { events = append(events, e) }})
+	w := NewWriter(&buf, WriterOptions{FrameSize: 16 << 10, Progress: func(e progress.Event) { events = append(events, e) }})
 	w.AddFile(IndexName, []byte("{}"))
 	blob := newBlob(ocispec.MediaTypeImageLayerGzip, randomBytes(3, 40<<10))
 	if err := w.Push(context.Background(), blob.desc, bytes.NewReader(blob.data)); err != nil {
 		t.Fatal(err)
 	}
-	var kinds []EventKind
+	var kinds []progress.Kind
+	var sent int64
 	for _, e := range events {
 		kinds = append(kinds, e.Kind)
+		if e.Kind == progress.Bytes {
+			sent += e.N
+		}
 	}
-	want := []EventKind{EventFileWritten, EventFileWritten, EventBlobProgress, EventBlobProgress, EventBlobProgress, EventBlobWritten}
+	want := []progress.Kind{progress.FileWritten, progress.FileWritten, progress.Bytes, progress.Bytes, progress.Bytes, progress.BlobDone}
 	if !slicesEqual(kinds, want) {
 		t.Errorf("event kinds = %v, want %v", kinds, want)
+	}
+	if sent != blob.desc.Size {
+		t.Errorf("Bytes events add up to %d bytes, want the blob's %d", sent, blob.desc.Size)
 	}
 	if last := events[len(events)-1]; last.Done != blob.desc.Size || last.Descriptor.Digest != blob.desc.Digest {
 		t.Errorf("last event = %+v, want the whole blob", last)

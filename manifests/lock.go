@@ -45,7 +45,8 @@ type ResolvedSet struct {
 	Kubernetes KubernetesRange `json:"kubernetes,omitempty"`
 	// ClusterKubernetes is the target cluster version the spec named, if any.
 	ClusterKubernetes string `json:"clusterKubernetes,omitempty"`
-	// Unsupported is true when --allow-unsupported overrode a compatibility rule.
+	// Unsupported is true when a compatibility rule was explicitly overridden
+	// (resolve.Options.AllowUnsupported).
 	Unsupported bool `json:"unsupported,omitempty"`
 }
 

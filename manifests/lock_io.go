@@ -100,7 +100,7 @@ func (l *Lock) Validate() error {
 	}
 	l.Spec.validate(&p, "spec")
 	if len(l.Spec.Mirrors) > 0 {
-		p.add("spec.mirrors", 0, "a lock names canonical upstream sources only; pass mirrors with --mirror")
+		p.add("spec.mirrors", 0, "a lock names canonical upstream sources only; mirrors belong to the client that uses it")
 	}
 	if l.Spec.HasIstio() && !isExactVersion(l.Set.Istio) {
 		p.add("set.istio", 0, "%q is not an exact version like 1.30.3", l.Set.Istio)

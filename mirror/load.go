@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/lattice-mesh/meshpack/bundle"
+	"github.com/lattice-mesh/meshpack/progress"
 	"github.com/lattice-mesh/meshpack/remote"
 	"github.com/lattice-mesh/meshpack/signing"
 )
@@ -97,15 +98,17 @@ type LoadOptions struct {
 	MaxTotalSize int64
 	// Logger receives progress lines; nil discards.
 	Logger *slog.Logger
-	// Progress, when set, receives load events; it must not block.
-	// EventPlanned carries TotalBytes (each blob once) and TotalBlobs;
-	// EventBytes, bytes sent; EventBlobSkipped, a blob the registry already
-	// had, with N the bytes not sent (the blob's size, or the part of an
-	// interrupted upload the registry kept); EventBlobDone, a blob complete
-	// in every repository; EventArtifactDone, an artifact pushed and tagged.
-	Progress func(Event)
-	// VerifyProgress, when set, receives the verification pass's events.
-	VerifyProgress func(bundle.Event)
+	// Progress, when set, receives load events; it must not block, and it
+	// may be called from several goroutines at once. Planned carries Total
+	// (each blob once) and Blobs; Bytes, bytes sent; BlobSkipped, a blob
+	// the registry already had, with N the bytes not sent (the blob's size,
+	// or the part of an interrupted upload the registry kept); BlobDone, a
+	// blob complete in every repository; ArtifactDone, an artifact pushed
+	// and tagged.
+	Progress progress.Func
+	// VerifyProgress, when set, receives the verification pass's events
+	// (see VerifyOptions.Progress).
+	VerifyProgress progress.Func
 }
 
 // LoadResult summarises a Load. Blob counts are per repository (a layer
@@ -229,7 +232,7 @@ func Load(ctx context.Context, r *bundle.Reader, target string, opts LoadOptions
 		return res, err
 	}
 	res.Artifacts = p.loaded(l.t)
-	emit(l.opts.Progress, Event{Kind: EventPlanned, TotalBytes: p.totalBytes, TotalBlobs: len(p.blobs)})
+	l.opts.Progress.Emit(progress.Event{Kind: progress.Planned, Total: p.totalBytes, Blobs: len(p.blobs)})
 	err = l.run(ctx, p, bom.Base)
 	l.stats.fill(res)
 	res.Duration = time.Since(start)

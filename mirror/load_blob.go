@@ -10,6 +10,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/lattice-mesh/meshpack/progress"
 	"github.com/lattice-mesh/meshpack/remote"
 )
 
@@ -78,9 +79,9 @@ func (l *loader) loadBlob(ctx context.Context, b *blobTask) error {
 		uploaded, src = true, path
 	}
 	if !uploaded {
-		emit(l.opts.Progress, Event{Kind: EventBlobSkipped, Name: b.label, Descriptor: b.desc, N: b.desc.Size})
+		l.opts.Progress.Emit(progress.Event{Kind: progress.BlobSkipped, Name: b.label, Descriptor: b.desc, N: b.desc.Size})
 	}
-	emit(l.opts.Progress, Event{Kind: EventBlobDone, Name: b.label, Descriptor: b.desc})
+	l.opts.Progress.Emit(progress.Event{Kind: progress.BlobDone, Name: b.label, Descriptor: b.desc})
 	return nil
 }
 
@@ -126,7 +127,7 @@ func (l *loader) upload(ctx context.Context, rc *remote.Repository, b *blobTask,
 			l.settle(ctx, rc, s)
 		}
 	}
-	progress, flush := l.progress(d)
+	sent, flush := l.progress(d)
 	defer flush()
 	open := func(off int64) (io.ReadCloser, error) { return l.open(ctx, d, off) }
 	backoff := l.opts.Backoff
@@ -161,12 +162,12 @@ func (l *loader) upload(ctx context.Context, rc *remote.Repository, b *blobTask,
 		if l.chunked.Load() {
 			chunk = l.chunkSize.Load()
 		}
-		res, err := rc.UploadBlob(ctx, d, open, remote.UploadOptions{Session: s, Resume: resume, ChunkSize: chunk, Progress: progress})
+		res, err := rc.UploadBlob(ctx, d, open, remote.UploadOptions{Session: s, Resume: resume, ChunkSize: chunk, Progress: sent})
 		if res.Resumed > 0 {
 			l.log.Debug("continued upload", "blob", d.Digest, "repository", path, "offset", res.Resumed, "size", d.Size)
 			l.stats.uploadsResumed.Add(1)
 			l.stats.bytesResumed.Add(res.Resumed)
-			emit(l.opts.Progress, Event{Kind: EventBlobSkipped, Name: b.label, Descriptor: d, N: res.Resumed})
+			l.opts.Progress.Emit(progress.Event{Kind: progress.BlobSkipped, Name: b.label, Descriptor: d, N: res.Resumed})
 		}
 		if err == nil {
 			l.journal.done(path, d.Digest)
@@ -206,22 +207,22 @@ func stalledErr(n int, err error) error {
 }
 
 // progress returns the Progress function of one blob's uploads: it counts
-// every byte sent and reports them as EventBytes about every MiB; flush
-// reports the rest.
-func (l *loader) progress(d ocispec.Descriptor) (progress func(int64), flush func()) {
+// every byte sent and reports them as progress.Bytes about every MiB;
+// flush reports the rest.
+func (l *loader) progress(d ocispec.Descriptor) (sent func(int64), flush func()) {
 	var pending atomic.Int64
 	report := func(n int64) {
 		if n > 0 {
-			emit(l.opts.Progress, Event{Kind: EventBytes, Descriptor: d, N: n})
+			l.opts.Progress.Emit(progress.Event{Kind: progress.Bytes, Descriptor: d, N: n})
 		}
 	}
-	progress = func(n int64) {
+	sent = func(n int64) {
 		l.stats.bytesPushed.Add(n)
 		if pending.Add(n) >= 1<<20 {
 			report(pending.Swap(0))
 		}
 	}
-	return progress, func() { report(pending.Swap(0)) }
+	return sent, func() { report(pending.Swap(0)) }
 }
 
 func (l *loader) sleep(ctx context.Context, backoff *time.Duration) {

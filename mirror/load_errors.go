@@ -18,23 +18,27 @@ var (
 	// ErrBaseMissing means an incremental bundle needs blobs from its base
 	// that the target registry does not have.
 	ErrBaseMissing = errors.New("base bundle content missing at the target")
+	// ErrPlainHTTP means the registry answered an HTTPS request in plain
+	// HTTP: the client needs remote.Options.PlainHTTP for it.
+	ErrPlainHTTP = errors.New("the registry speaks plain HTTP, not HTTPS (remote.Options.PlainHTTP)")
 )
 
-// credentialsHint says how to give meshpack credentials.
-const credentialsHint = "pass -u USER --password-stdin, or --docker-config with a config.json that has credentials for this registry"
+// credentialsSource says where a client's registry credentials come from.
+const credentialsSource = "remote.Options.Username and Password, or the docker config"
 
-// hint adds what to do to registry errors that need the user: wrong or
-// missing credentials, a registry that is not there or stalls.
+// hint says what registry errors that need the user are about: wrong or
+// missing credentials, a registry that stalls or speaks plain HTTP. It
+// names options, not flags; the CLI adds those.
 func hint(err error) error {
 	switch {
 	case errors.Is(err, remote.ErrUnauthorized):
-		return fmt.Errorf("%w (check --username/--password-stdin or the docker config credentials for this registry, and push rights on the repository): %w", ErrUnauthorized, err)
+		return fmt.Errorf("%w (check the credentials configured for this registry, %s, and push rights on the repository): %w", ErrUnauthorized, credentialsSource, err)
 	case errors.Is(err, remote.ErrNoCredentials):
-		return unauthorizedError{fmt.Errorf("the registry requires credentials and none are configured for it (%s): %w", credentialsHint, err)}
+		return unauthorizedError{fmt.Errorf("the registry requires credentials and none are configured for it (%s): %w", credentialsSource, err)}
 	case errors.Is(err, remote.ErrStalled):
-		return fmt.Errorf("%w (the registry stopped answering; check it and the network, or raise --stall-timeout for a very slow link)", err)
+		return fmt.Errorf("%w (the registry stopped answering within the stall timeout, remote.Options.StallTimeout)", err)
 	case err != nil && strings.Contains(err.Error(), "http: server gave HTTP response to HTTPS client"):
-		return fmt.Errorf("%w (the registry speaks plain HTTP: pass --plain-http)", err)
+		return fmt.Errorf("%w: %w", ErrPlainHTTP, err)
 	}
 	return err
 }

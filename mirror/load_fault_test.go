@@ -206,8 +206,8 @@ func TestLoadAuth(t *testing.T) {
 				t.Fatalf("got error %v, want %v", err, tc.wantErr)
 			}
 			if err != nil {
-				if !strings.Contains(err.Error(), "--password-stdin") {
-					t.Errorf("got error %q, want it to say how to pass credentials", err)
+				if !strings.Contains(err.Error(), "remote.Options.Username and Password") {
+					t.Errorf("got error %q, want it to name the credential options", err)
 				}
 				return
 			}

@@ -144,15 +144,16 @@ func TestLoadRefusesBeforePush(t *testing.T) {
 		opts    mirror.LoadOptions
 		wantErr error
 		want    []string
+		limit   string // LimitError.Option, for ErrTooLarge
 	}{
 		{"blob over MaxBlobSize", func() *synth { return simpleImage("app/web", "1", 2<<20) }, mirror.LoadOptions{MaxBlobSize: 1 << 20},
-			mirror.ErrTooLarge, []string{"is 2097152 bytes (2.0 MiB)", "1048576 bytes (1.0 MiB) per blob", "--max-blob-size", "nothing was pushed"}},
+			mirror.ErrTooLarge, []string{"is 2097152 bytes (2.0 MiB)", "1048576 bytes (1.0 MiB) per blob", "LoadOptions.MaxBlobSize", "nothing was pushed"}, mirror.LimitMaxBlobSize},
 		{"blobs over MaxTotalSize", func() *synth { return simpleImage("app/web", "1", 2<<20) }, mirror.LoadOptions{MaxTotalSize: 1 << 20},
-			mirror.ErrTooLarge, []string{"1048576 bytes (1.0 MiB) in total", "--max-total-size", "nothing was pushed"}},
+			mirror.ErrTooLarge, []string{"1048576 bytes (1.0 MiB) in total", "LoadOptions.MaxTotalSize", "nothing was pushed"}, mirror.LimitMaxTotalSize},
 		{"manifest claims a 100 GiB layer", huge, mirror.LoadOptions{},
-			mirror.ErrTooLarge, []string{"is 107374182400 bytes (100.0 GiB)", "68719476736 bytes (64.0 GiB) per blob", "--max-blob-size"}},
+			mirror.ErrTooLarge, []string{"is 107374182400 bytes (100.0 GiB)", "68719476736 bytes (64.0 GiB) per blob", "LoadOptions.MaxBlobSize"}, mirror.LimitMaxBlobSize},
 		{"invalid tags and repositories", badNames, mirror.LoadOptions{},
-			mirror.ErrInvalidName, []string{`(3)`, `repository "mesh/app/Web"`, `tag "bad tag!"`, `tag "-x"`, "nothing was pushed"}},
+			mirror.ErrInvalidName, []string{`(3)`, `repository "mesh/app/Web"`, `tag "bad tag!"`, `tag "-x"`, "nothing was pushed"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -167,6 +168,10 @@ func TestLoadRefusesBeforePush(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error does not say %q: %v", w, err)
 				}
+			}
+			var le *mirror.LimitError
+			if tc.limit != "" && (!errors.As(err, &le) || le.Option != tc.limit) {
+				t.Errorf("got %v, want a *mirror.LimitError for %s", err, tc.limit)
 			}
 			if got := catalog(t, host); len(got) != 0 {
 				t.Errorf("got catalog %v after a refused load, want it empty", got)

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/lattice-mesh/meshpack/atomicfile"
 )
 
 // journal records the upload sessions a Load has open, so that a re-run
@@ -51,7 +53,7 @@ type journalEntry struct {
 const journalMaxAge = 7 * 24 * time.Hour
 
 // openJournal reads the journal of target in dir (creating dir, 0700) and
-// rewrites it with only the sessions still open.
+// rewrites it atomically (atomicfile) with only the sessions still open.
 func openJournal(dir, target string, log *slog.Logger) (*journal, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("upload journal: %w", err)
@@ -61,20 +63,23 @@ func openJournal(dir, target string, log *slog.Logger) (*journal, error) {
 	if err := j.replay(); err != nil {
 		return nil, err
 	}
-	tmp := j.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	f, err := atomicfile.Create(j.path, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("upload journal: %w", err)
 	}
+	defer f.Abort()
 	w := bufio.NewWriter(f)
 	enc := json.NewEncoder(w)
 	for _, e := range j.open {
 		if err := enc.Encode(e); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("upload journal %s: %w", tmp, err)
+			return nil, fmt.Errorf("upload journal %s: %w", j.path, err)
 		}
 	}
-	if err := errors.Join(w.Flush(), f.Close(), os.Rename(tmp, j.path)); err != nil {
+	err = w.Flush()
+	if err == nil {
+		err = f.Commit()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("upload journal %s: %w", j.path, err)
 	}
 	if j.f, err = os.OpenFile(j.path, os.O_APPEND|os.O_WRONLY, 0o600); err != nil {

@@ -29,6 +29,28 @@ var (
 	ErrInvalidName = errors.New("invalid repository or tag names")
 )
 
+// The size caps a LimitError names (LimitError.Option).
+const (
+	LimitMaxBlobSize  = "LoadOptions.MaxBlobSize"
+	LimitMaxTotalSize = "LoadOptions.MaxTotalSize"
+)
+
+// LimitError is a load refused before anything was pushed because a blob,
+// or all blobs together, exceed a size cap. It matches ErrTooLarge.
+type LimitError struct {
+	// Option is the cap exceeded: LimitMaxBlobSize or LimitMaxTotalSize.
+	Option string
+	// Limit is that cap in bytes.
+	Limit int64
+	msg   string
+}
+
+// Error names what is too large, the cap and its option.
+func (e *LimitError) Error() string { return e.msg }
+
+// Unwrap returns ErrTooLarge.
+func (e *LimitError) Unwrap() error { return ErrTooLarge }
+
 // maxBlob is the effective per-blob cap; 0 means none.
 func (l *loader) maxBlob() int64 {
 	switch {
@@ -73,12 +95,14 @@ func (c *sizeCheck) err(what string) error {
 		if c.over > 1 {
 			n = fmt.Sprintf(" (and %d more)", c.over-1)
 		}
-		return fmt.Errorf("load refused, nothing was pushed: %s%s: %w of %d bytes (%s) per blob; raise it with --max-blob-size (LoadOptions.MaxBlobSize) if that is expected",
-			c.first, n, ErrTooLarge, c.max, humanSize(c.max))
+		return &LimitError{Option: LimitMaxBlobSize, Limit: c.max, msg: fmt.Sprintf(
+			"load refused, nothing was pushed: %s%s: %v of %d bytes (%s) per blob (%s)",
+			c.first, n, ErrTooLarge, c.max, humanSize(c.max), LimitMaxBlobSize)}
 	}
 	if c.maxTotal > 0 && c.total > c.maxTotal {
-		return fmt.Errorf("load refused, nothing was pushed: the %s total %d bytes (%s): %w of %d bytes (%s) in total; raise it with --max-total-size (LoadOptions.MaxTotalSize) if that is expected",
-			what, c.total, humanSize(c.total), ErrTooLarge, c.maxTotal, humanSize(c.maxTotal))
+		return &LimitError{Option: LimitMaxTotalSize, Limit: c.maxTotal, msg: fmt.Sprintf(
+			"load refused, nothing was pushed: the %s total %d bytes (%s): %v of %d bytes (%s) in total (%s)",
+			what, c.total, humanSize(c.total), ErrTooLarge, c.maxTotal, humanSize(c.maxTotal), LimitMaxTotalSize)}
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/lattice-mesh/meshpack/progress"
 	"github.com/lattice-mesh/meshpack/remote"
 )
 
@@ -61,7 +62,7 @@ func (l *loader) pushArtifact(ctx context.Context, at *artifactTask) error {
 			return fail("tag "+tag, err)
 		}
 	}
-	emit(l.opts.Progress, Event{Kind: EventArtifactDone, Name: l.t.host + "/" + at.repo + tagSuffix(at.a.Tag) + "@" + at.root.Digest.String(), Descriptor: at.root})
+	l.opts.Progress.Emit(progress.Event{Kind: progress.ArtifactDone, Name: l.t.host + "/" + at.repo + tagSuffix(at.a.Tag) + "@" + at.root.Digest.String(), ArtifactKind: at.a.Kind, Descriptor: at.root})
 	return nil
 }
 

@@ -46,9 +46,9 @@ func (l *loader) probe(ctx context.Context) error {
 	h := l.t.host
 	switch {
 	case errors.Is(err, remote.ErrNoCredentials):
-		return unauthorizedError{fmt.Errorf("%s: registry %s requires credentials and none are configured for it: %s: %w", nothing, h, credentialsHint, err)}
+		return unauthorizedError{fmt.Errorf("%s: registry %s requires credentials and none are configured for it (%s): %w", nothing, h, credentialsSource, err)}
 	case errors.Is(err, remote.ErrCredentialsRejected):
-		return unauthorizedError{fmt.Errorf("%s: registry %s rejected the credentials: check the user and password given with -u USER --password-stdin, or the --docker-config credentials for %s: %w", nothing, h, h, err)}
+		return unauthorizedError{fmt.Errorf("%s: registry %s rejected the credentials configured for it (%s): %w", nothing, h, credentialsSource, err)}
 	case errors.Is(err, remote.ErrStalled):
 		return fmt.Errorf("%s: registry %s did not answer within %s: it accepts connections but sends nothing (wrong port, a hung registry, or a proxy or firewall holding the traffic): %w",
 			nothing, h, l.c.StallTimeout(), err)

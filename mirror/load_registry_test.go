@@ -147,13 +147,13 @@ func TestLoadRegistryFailures(t *testing.T) {
 		}, 64, 0, remote.ErrUnreachable, []string{"is not reachable", "connection refused", "nothing was pushed"}, 5 * time.Second},
 		{"401 without credentials", func(t *testing.T) (string, remote.Options) {
 			return authRegistry(t), remote.Options{DockerConfig: noDockerConfig(t)}
-		}, 64, 0, mirror.ErrUnauthorized, []string{"requires credentials and none are configured", "-u USER --password-stdin", "--docker-config", "nothing was pushed"}, 3 * time.Second},
+		}, 64, 0, mirror.ErrUnauthorized, []string{"requires credentials and none are configured", "remote.Options.Username and Password", "docker config", "nothing was pushed"}, 3 * time.Second},
 		{"401 on push without credentials", func(t *testing.T) (string, remote.Options) {
 			return startProxy(t, &faultProxy{authPush: true}), remote.Options{DockerConfig: noDockerConfig(t)}
-		}, 64, 0, mirror.ErrUnauthorized, []string{"requires credentials and none are configured", "-u USER --password-stdin", "blob sha256:"}, 3 * time.Second},
+		}, 64, 0, mirror.ErrUnauthorized, []string{"requires credentials and none are configured", "remote.Options.Username and Password", "blob sha256:"}, 3 * time.Second},
 		{"credentials rejected", func(t *testing.T) (string, remote.Options) {
 			return authRegistry(t), remote.Options{Username: "admin", Password: "guess"}
-		}, 64, 0, mirror.ErrUnauthorized, []string{"rejected the credentials", "user admin", "--password-stdin", "nothing was pushed"}, 3 * time.Second},
+		}, 64, 0, mirror.ErrUnauthorized, []string{"rejected the credentials", "user admin", "remote.Options.Username and Password", "nothing was pushed"}, 3 * time.Second},
 		{"HEAD says every blob exists", func(t *testing.T) (string, remote.Options) {
 			return startProxy(t, &faultProxy{lieHead: true}), remote.Options{}
 		}, 64, 0, mirror.ErrRegistryInconsistent, []string{"registry says blob sha256:", "exists", "HEAD answered 200", "answers HEAD wrongly"}, 10 * time.Second},

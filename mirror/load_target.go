@@ -8,9 +8,17 @@ import (
 	"oras.land/oras-go/v2/registry"
 )
 
-// ErrCredentialsInTarget means the registry address carries a user name or
-// password (user:pw@host); its error message never repeats them.
-var ErrCredentialsInTarget = errors.New("credentials in --registry are not allowed; use -u USER --password-stdin or --docker-config")
+// Errors of the registry address (the target of Load).
+var (
+	// ErrCredentialsInTarget means the registry address carries a user name
+	// or password (user:pw@host); its error message never repeats them.
+	// Credentials belong to the client: remote.Options.Username and
+	// Password, or the docker config.
+	ErrCredentialsInTarget = errors.New("credentials in the registry address are not allowed (the client's are remote.Options.Username and Password, or the docker config)")
+	// ErrSchemeInTarget means the registry address starts with a scheme
+	// (http://, https://); plain HTTP is remote.Options.PlainHTTP.
+	ErrSchemeInTarget = errors.New("give HOST[:PORT][/PREFIX] without a scheme (plain HTTP is remote.Options.PlainHTTP)")
+)
 
 // ValidateTarget checks a Load target, HOST[:PORT][/PREFIX], without any
 // network access: the same check Load makes first. A target with
@@ -47,7 +55,7 @@ func parseTarget(s, mode string) (target, error) {
 		return t, fmt.Errorf("path mode %q: want %s or %s", mode, PathKeep, PathFlatten)
 	}
 	if strings.Contains(s, "://") {
-		return t, fmt.Errorf("registry %q: give HOST[:PORT][/PREFIX] without a scheme (use --plain-http for http)", s)
+		return t, fmt.Errorf("registry %q: %w", s, ErrSchemeInTarget)
 	}
 	host, prefix, _ := strings.Cut(strings.TrimSpace(s), "/")
 	prefix = strings.Trim(prefix, "/")

@@ -20,6 +20,7 @@ import (
 	"github.com/lattice-mesh/meshpack/bundle"
 	"github.com/lattice-mesh/meshpack/mirror"
 	"github.com/lattice-mesh/meshpack/mirror/registry/registrytest"
+	"github.com/lattice-mesh/meshpack/progress"
 	"github.com/lattice-mesh/meshpack/remote"
 )
 
@@ -263,11 +264,11 @@ func interruptAndResume(t *testing.T, f *fixtureBundle, journal bool, rate int64
 	defer cancel()
 	var sent1, total atomic.Int64
 	first := opts
-	first.Progress = func(e mirror.Event) {
+	first.Progress = func(e progress.Event) {
 		switch e.Kind {
-		case mirror.EventPlanned:
-			total.Store(e.TotalBytes)
-		case mirror.EventBytes:
+		case progress.Planned:
+			total.Store(e.Total)
+		case progress.Bytes:
 			if sent1.Add(e.N) >= total.Load()/2 {
 				cancel()
 			}

@@ -8,9 +8,8 @@ import (
 	"log/slog"
 	"time"
 
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-
 	"github.com/lattice-mesh/meshpack/bundle"
+	"github.com/lattice-mesh/meshpack/progress"
 	"github.com/lattice-mesh/meshpack/remote"
 	"github.com/lattice-mesh/meshpack/signing"
 )
@@ -52,49 +51,11 @@ type PullOptions struct {
 	Created time.Time
 	// Logger receives progress lines; nil discards.
 	Logger *slog.Logger
-	// Progress, when set, receives events; it must not block.
-	Progress func(Event)
-}
-
-// EventKind says what an Event reports.
-type EventKind int
-
-// Event kinds.
-const (
-	// EventPlanned: manifests are fetched and verified; Total* are known.
-	EventPlanned EventKind = iota + 1
-	// EventBytes: N more bytes were copied (pulled into the bundle, or pushed).
-	EventBytes
-	// EventBlobDone: a blob was copied completely.
-	EventBlobDone
-	// EventBlobSkipped: a blob was already at the target (load).
-	EventBlobSkipped
-	// EventArtifactDone: an image, chart, file or signature is complete.
-	EventArtifactDone
-	// EventNote: something worth telling the user (Message).
-	EventNote
-)
-
-// Event is a progress report.
-type Event struct {
-	Kind EventKind
-	// Name is the artifact reference or blob label.
-	Name string
-	// Descriptor is the blob or manifest concerned.
-	Descriptor ocispec.Descriptor
-	// N is a byte delta (EventBytes).
-	N int64
-	// TotalBytes and TotalBlobs are the totals of the run (EventPlanned).
-	TotalBytes int64
-	TotalBlobs int
-	// Message is human-readable detail (EventNote).
-	Message string
-}
-
-func emit(fn func(Event), e Event) {
-	if fn != nil {
-		fn(e)
-	}
+	// Progress, when set, receives events, never concurrently; it must not
+	// block. Planned carries Total (the bytes of every blob) and Blobs once
+	// the manifests are fetched and verified; Bytes, bytes pulled into the
+	// bundle; BlobDone, a blob written.
+	Progress progress.Func
 }
 
 func discard(l *slog.Logger) *slog.Logger {

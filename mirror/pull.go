@@ -14,6 +14,7 @@ import (
 
 	"github.com/lattice-mesh/meshpack/bundle"
 	"github.com/lattice-mesh/meshpack/manifests"
+	"github.com/lattice-mesh/meshpack/progress"
 	"github.com/lattice-mesh/meshpack/remote"
 	"github.com/lattice-mesh/meshpack/signing"
 )
@@ -135,7 +136,7 @@ func (pl *puller) plan(ctx context.Context, lock *manifests.Lock) (*plan, error)
 	for _, b := range p.blobs() {
 		total += b.Size
 	}
-	emit(pl.opts.Progress, Event{Kind: EventPlanned, TotalBytes: total, TotalBlobs: len(p.small) + len(p.streamed)})
+	pl.opts.Progress.Emit(progress.Event{Kind: progress.Planned, Total: total, Blobs: len(p.small) + len(p.streamed)})
 	return p, nil
 }
 
@@ -212,31 +213,31 @@ func (pl *puller) writeBlobs(ctx context.Context, w *bundle.Writer, p *plan) err
 		if err := w.Push(ctx, b.desc, bytes.NewReader(b.data)); err != nil {
 			return fmt.Errorf("write %s: %w", b.desc.Digest, err)
 		}
-		emit(pl.opts.Progress, Event{Kind: EventBytes, N: b.desc.Size, Descriptor: b.desc})
-		emit(pl.opts.Progress, Event{Kind: EventBlobDone, Descriptor: b.desc})
+		pl.opts.Progress.Emit(progress.Event{Kind: progress.Bytes, N: b.desc.Size, Descriptor: b.desc})
+		pl.opts.Progress.Emit(progress.Event{Kind: progress.BlobDone, Descriptor: b.desc})
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	streams := prefetch(ctx, p.streamed, prefetchOptions{Ahead: pl.opts.Concurrency, Buffer: 4 << 20, Retries: 4})
 	for s := range streams {
-		r := &countingReader{r: s.r, desc: s.item.desc, progress: pl.opts.Progress}
+		r := &countingReader{r: s.r, desc: s.item.desc, report: pl.opts.Progress}
 		err := w.Push(ctx, s.item.desc, r)
 		s.r.Close()
 		if err != nil {
 			return fmt.Errorf("%s (%s): %w", s.item.label, s.item.desc.Digest, err)
 		}
 		r.flush()
-		emit(pl.opts.Progress, Event{Kind: EventBlobDone, Name: s.item.label, Descriptor: s.item.desc})
+		pl.opts.Progress.Emit(progress.Event{Kind: progress.BlobDone, Name: s.item.label, Descriptor: s.item.desc})
 	}
 	return ctx.Err()
 }
 
 // countingReader reports progress in steps of about 1 MiB.
 type countingReader struct {
-	r        io.Reader
-	desc     ocispec.Descriptor
-	progress func(Event)
-	pending  int64
+	r       io.Reader
+	desc    ocispec.Descriptor
+	report  progress.Func
+	pending int64
 }
 
 func (c *countingReader) Read(b []byte) (int, error) {
@@ -250,7 +251,7 @@ func (c *countingReader) Read(b []byte) (int, error) {
 
 func (c *countingReader) flush() {
 	if c.pending > 0 {
-		emit(c.progress, Event{Kind: EventBytes, N: c.pending, Descriptor: c.desc})
+		c.report.Emit(progress.Event{Kind: progress.Bytes, N: c.pending, Descriptor: c.desc})
 		c.pending = 0
 	}
 }

@@ -52,7 +52,8 @@ func (pl *puller) planImage(ctx context.Context, li manifests.LockedImage) (*pul
 	return img, nil
 }
 
-// checkUpstream applies the --verify-upstream policy to one image.
+// checkUpstream applies the upstream policy (PullOptions.VerifyUpstream)
+// to one image.
 func (pl *puller) checkUpstream(ctx context.Context, img *pulledImage) error {
 	li := img.locked
 	if li.SignedBy == "" {
@@ -60,13 +61,13 @@ func (pl *puller) checkUpstream(ctx context.Context, img *pulledImage) error {
 		return nil
 	}
 	if pl.policy == VerifyOff {
-		img.checks = append(img.checks, "upstream-signature:skipped(--verify-upstream=off)")
+		img.checks = append(img.checks, CheckUpstreamSkipped)
 		return nil
 	}
 	v := pl.opts.UpstreamKeys[li.SignedBy]
 	if v == nil {
 		if pl.policy == VerifyRequired {
-			return fmt.Errorf("image %s: upstream signs it with key %q but no public key for it is configured; pass --upstream-key %s=FILE (or --verify-upstream=off to record it unverified)", li.Reference, li.SignedBy, li.SignedBy)
+			return &UpstreamError{Image: li.Reference, Key: li.SignedBy, Err: ErrNoUpstreamKey}
 		}
 		img.checks = append(img.checks, "upstream-signature:unverified(no key "+li.SignedBy+")")
 		return nil
@@ -79,7 +80,7 @@ func (pl *puller) checkUpstream(ctx context.Context, img *pulledImage) error {
 		img.checks = append(img.checks, "upstream-signature:absent")
 		return nil
 	case errors.Is(err, signing.ErrNoSignature):
-		return fmt.Errorf("image %s (%s): no upstream cosign signature (%s) although key %q is expected to sign it; use --verify-upstream=if-signed or off to accept it: %w", li.Reference, subject, signing.SignatureTag(subject), li.SignedBy, err)
+		return &UpstreamError{Image: li.Reference, Subject: subject, Key: li.SignedBy, Err: err}
 	case err != nil:
 		return fmt.Errorf("image %s: fetch upstream signature: %w", li.Reference, err)
 	}

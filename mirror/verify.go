@@ -9,6 +9,7 @@ import (
 	"oras.land/oras-go/v2/content"
 
 	"github.com/lattice-mesh/meshpack/bundle"
+	"github.com/lattice-mesh/meshpack/progress"
 	"github.com/lattice-mesh/meshpack/signing"
 )
 
@@ -25,8 +26,10 @@ type VerifyOptions struct {
 	AllowUnsigned bool
 	// Concurrency of blob hashing; default 2.
 	Concurrency int
-	// Progress receives the bundle package's events.
-	Progress func(bundle.Event)
+	// Progress, when set, receives bundle.Verify's events: Bytes as blobs
+	// are hashed and BlobVerified for each blob, never concurrently; it
+	// must not block.
+	Progress progress.Func
 }
 
 // ErrVerify is matched by every verification failure.

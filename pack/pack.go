@@ -14,6 +14,7 @@ import (
 	"github.com/lattice-mesh/meshpack/manifests"
 	"github.com/lattice-mesh/meshpack/manifests/resolve"
 	"github.com/lattice-mesh/meshpack/mirror"
+	"github.com/lattice-mesh/meshpack/progress"
 	"github.com/lattice-mesh/meshpack/remote"
 )
 
@@ -32,9 +33,11 @@ type Options struct {
 	// AllowUnsupported resolves a version set the catalog marks
 	// incompatible, recording it in the lock.
 	AllowUnsupported bool
-	// ResolveProgress, when set, is told about each artifact resolve pins;
-	// it must not block and may be called from several goroutines at once.
-	ResolveProgress func(resolve.Event)
+	// ResolveProgress, when set, receives a progress.Pinned event for each
+	// artifact resolve pins (resolve.Options.Progress); it must not block
+	// and may be called from several goroutines at once. Create.Progress
+	// receives the pull's events.
+	ResolveProgress progress.Func
 	// Create configures the pull and the bundle file. Its Client is the one
 	// client used for resolving too (nil: one built with the spec's
 	// mirrors). Its UpstreamKeys must name keys of the catalog.

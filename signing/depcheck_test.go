@@ -7,8 +7,9 @@ import (
 )
 
 // TestDependencies checks that signing uses cosign's libraries, not its CLI
-// packages, and imports no other meshpack package but the constants leaf
-// mediatype. (cosign's pkg/cosign itself pulls in cobra through
+// packages, and imports no other meshpack package but the leaves mediatype
+// (constants), atomicfile (publishing files) and progress (the one progress
+// event). (cosign's pkg/cosign itself pulls in cobra through
 // sassoftware/relic; that cannot be avoided.)
 func TestDependencies(t *testing.T) {
 	if testing.Short() {
@@ -19,7 +20,9 @@ func TestDependencies(t *testing.T) {
 		t.Skipf("go list unavailable: %v", err)
 	}
 	for _, p := range strings.Fields(string(out)) {
-		if p == "github.com/lattice-mesh/meshpack/signing" || p == "github.com/lattice-mesh/meshpack/mediatype" {
+		switch p {
+		case "github.com/lattice-mesh/meshpack/signing", "github.com/lattice-mesh/meshpack/mediatype", "github.com/lattice-mesh/meshpack/atomicfile",
+			"github.com/lattice-mesh/meshpack/progress":
 			continue
 		}
 		for _, bad := range []string{

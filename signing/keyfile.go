@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/lattice-mesh/meshpack/atomicfile"
 )
 
 // Names of the files WriteKeyPair writes, as `cosign generate-key-pair` does.
@@ -42,10 +44,10 @@ func WriteKeyPair(dir string, password []byte, opts KeyFileOptions) (keyPath, pu
 	if err != nil {
 		return "", "", err
 	}
-	if err := writeFileAtomic(keyPath, priv, 0o600, opts.Overwrite); err != nil {
+	if err := writeKeyFile(keyPath, priv, 0o600, opts.Overwrite); err != nil {
 		return "", "", err
 	}
-	if err := writeFileAtomic(pubPath, pub, 0o644, opts.Overwrite); err != nil {
+	if err := writeKeyFile(pubPath, pub, 0o644, opts.Overwrite); err != nil {
 		// Do not leave a private key without its public half.
 		_ = os.Remove(keyPath)
 		return "", "", err
@@ -53,61 +55,24 @@ func WriteKeyPair(dir string, password []byte, opts KeyFileOptions) (keyPath, pu
 	return keyPath, pubPath, nil
 }
 
-// writeFileAtomic writes data to a temporary file next to path, syncs it and
-// moves it to path. Without overwrite the move is a hard link, which fails if
-// path appeared meanwhile.
-func writeFileAtomic(path string, data []byte, perm os.FileMode, overwrite bool) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+// writeKeyFile writes data to path through atomicfile: a temporary file
+// next to it, synced, moved into place, and the directory synced. Without
+// overwrite the move is a hard link, which fails with ErrKeyExists if path
+// appeared meanwhile.
+func writeKeyFile(path string, data []byte, perm fs.FileMode, overwrite bool) error {
+	f, err := atomicfile.CreateWith(path, perm, atomicfile.Options{NoReplace: !overwrite})
 	if err != nil {
 		return fmt.Errorf("%s: create temporary file: %w", path, err)
 	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			_ = os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(perm); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("%s: chmod: %w", tmp, err)
-	}
+	defer f.Abort()
 	if _, err := f.Write(data); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("%s: write: %w", tmp, err)
+		return fmt.Errorf("%s: write: %w", path, err)
 	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("%s: sync: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("%s: close: %w", tmp, err)
-	}
-	if overwrite {
-		if err := os.Rename(tmp, path); err != nil {
-			return fmt.Errorf("%s: rename: %w", path, err)
+	if err := f.Commit(); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s: %w", path, ErrKeyExists)
 		}
-	} else {
-		if err := os.Link(tmp, path); err != nil {
-			if errors.Is(err, fs.ErrExist) {
-				return fmt.Errorf("%s: %w", path, ErrKeyExists)
-			}
-			return fmt.Errorf("%s: link: %w", path, err)
-		}
-		_ = os.Remove(tmp)
-	}
-	return syncDir(dir)
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("%s: open directory: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("%s: sync directory: %w", dir, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
 }

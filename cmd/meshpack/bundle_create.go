@@ -8,7 +8,6 @@ import (
 
 	"github.com/lattice-mesh/meshpack/bundle"
 	"github.com/lattice-mesh/meshpack/manifests"
-	"github.com/lattice-mesh/meshpack/manifests/resolve"
 	"github.com/lattice-mesh/meshpack/mirror"
 	"github.com/lattice-mesh/meshpack/pack"
 )
@@ -83,15 +82,8 @@ func runCreate(cmd *cobra.Command, s streams, g *globalFlags, f *createFlags) er
 		return err
 	}
 	opts.Create.Bundle = bundle.CreateOptions{WriterOptions: bundle.WriterOptions{Level: f.level}, SplitSize: split}
-	pr := newProgress(s.err, "bundle", g.quiet)
-	opts.Create.Progress = func(e mirror.Event) {
-		switch e.Kind {
-		case mirror.EventPlanned:
-			pr.Start(e.TotalBytes)
-		case mirror.EventBytes:
-			pr.Add(e.N)
-		}
-	}
+	pr := newMeter(s.err, "bundle", g.quiet)
+	opts.Create.Progress = pr.transferred
 	res, err := pack.Create(cmd.Context(), path, opts)
 	pr.Finish(err == nil)
 	if err != nil {
@@ -171,7 +163,7 @@ func (f *createFlags) options(cmd *cobra.Command, s streams, g *globalFlags) (pa
 		return opts, err
 	}
 	b := currentBuild()
-	opts.ResolveProgress = func(e resolve.Event) { log.Debug("pinned", "kind", e.Kind, "name", e.Name, "digest", e.Digest) }
+	opts.ResolveProgress = logPinned(log)
 	opts.Create.PullOptions = mirror.PullOptions{
 		Client: c, Concurrency: f.concurrency, VerifyUpstream: f.sign.verifyUpstream,
 		UpstreamKeys: keys, Signer: signer, AllowUnsigned: f.sign.allowUnsigned,

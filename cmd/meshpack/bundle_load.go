@@ -11,6 +11,7 @@ import (
 
 	"github.com/lattice-mesh/meshpack/bundle"
 	"github.com/lattice-mesh/meshpack/mirror"
+	"github.com/lattice-mesh/meshpack/progress"
 )
 
 type loadFlags struct {
@@ -97,21 +98,14 @@ func runLoad(cmd *cobra.Command, s streams, g *globalFlags, f *loadFlags, path s
 	if err != nil {
 		return err
 	}
-	pv := newProgress(s.err, "verify", g.quiet)
-	pl := newProgress(s.err, "load", g.quiet)
-	opts.VerifyProgress = func(e bundle.Event) {
-		if e.Kind == bundle.EventBlobVerified {
-			pv.Add(e.Descriptor.Size)
-		}
-	}
-	opts.Progress = func(e mirror.Event) {
-		switch e.Kind {
-		case mirror.EventPlanned:
+	pv := newMeter(s.err, "verify", g.quiet)
+	pl := newMeter(s.err, "load", g.quiet)
+	opts.VerifyProgress = pv.verified
+	opts.Progress = func(e progress.Event) {
+		if e.Kind == progress.Planned {
 			pv.Finish(true)
-			pl.Start(e.TotalBytes)
-		case mirror.EventBytes, mirror.EventBlobSkipped:
-			pl.Add(e.N)
 		}
+		pl.transferred(e)
 	}
 	res, err := mirror.LoadFile(cmd.Context(), path, f.registry, mirror.LoadFileOptions{
 		LoadOptions: opts,

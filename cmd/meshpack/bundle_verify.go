@@ -43,14 +43,10 @@ structure only (anyone could have built such a bundle).`,
 			if err != nil {
 				return err
 			}
-			pr := newProgress(s.err, "verify", g.quiet)
+			pr := newMeter(s.err, "verify", g.quiet)
 			rep, err := mirror.VerifyFile(cmd.Context(), args[0], mirror.VerifyFileOptions{
-				VerifyOptions: mirror.VerifyOptions{Key: v, AllowUnsigned: trust.allowUnsigned, Progress: func(e bundle.Event) {
-					if e.Kind == bundle.EventBlobVerified {
-						pr.Add(e.Descriptor.Size)
-					}
-				}},
-				FileOptions: trust.fileOptions(func(st bundle.Stats) { pr.Start(st.BlobBytes) }),
+				VerifyOptions: mirror.VerifyOptions{Key: v, AllowUnsigned: trust.allowUnsigned, Progress: pr.verified},
+				FileOptions:   trust.fileOptions(func(st bundle.Stats) { pr.Start(st.BlobBytes) }),
 			})
 			pr.Finish(err == nil)
 			if rep != nil {

@@ -10,8 +10,10 @@ import (
 // (DESIGN.md "Layout"): cosign/sigstore in signing, CNCF Distribution and
 // logrus (which it logs through, bridged to slog there) in mirror/registry,
 // Helm in manifests/render and manifests/resolve; and keeps the format,
-// data and network packages leaves that never link them. The only package
-// of ours bundle and signing may link is the constants leaf mediatype.
+// data and network packages leaves that never link them. The only packages
+// of ours bundle and signing may link are the leaves mediatype (constants),
+// atomicfile (publishing files; standard library only) and progress (the
+// one progress event).
 func TestDependencyHomes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list")
@@ -45,12 +47,14 @@ func TestDependencyHomes(t *testing.T) {
 		{mod + "mirror", []string{"helm.sh/", "k8s.io/client-go"}},
 		{mod + "remote", []string{"helm.sh/", "k8s.io/", "github.com/sigstore/", "github.com/distribution/distribution/v3/", "github.com/sirupsen/logrus", mod + "bundle", mod + "signing", mod + "mirror"}},
 		{mod + "mediatype", []string{mod, "net/http"}},
+		{mod + "atomicfile", []string{mod, "github.com/", "golang.org/", "net/"}},
+		{mod + "progress", []string{mod, "net/http"}},
 	}
 	for _, l := range leaves {
 		deps := strings.Fields(goList(t, "-deps", "-f", "{{.ImportPath}}", l.pkg))
 		for _, d := range deps {
 			for _, f := range l.forbidden {
-				if d != l.pkg && d != mod+"mediatype" && strings.HasPrefix(d, f) {
+				if d != l.pkg && d != mod+"mediatype" && d != mod+"atomicfile" && d != mod+"progress" && strings.HasPrefix(d, f) {
 					t.Errorf("%s links %s (forbidden prefix %s)", l.pkg, d, f)
 				}
 			}

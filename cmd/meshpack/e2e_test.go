@@ -373,7 +373,7 @@ func TestE2EUpstreamSignaturePolicy(t *testing.T) {
 		{"signed by the catalog key", []string{"--upstream-key", "istio-release=" + e.istioPub}, "", "cosign:istio-release"},
 		{"wrong upstream key", []string{"--upstream-key", "istio-release=" + e.otherPub}, `upstream signature does not verify with key "istio-release"`, ""},
 		{"no key configured", nil, `(published at https://istio.io/misc/istio-key.pub), but no public key given for it; fetch that key, check it, and pass --upstream-key istio-release=FILE`, ""},
-		{"verification off", []string{"--verify-upstream=off"}, "", "upstream-signature:skipped(--verify-upstream=off)"},
+		{"verification off", []string{"--verify-upstream=off"}, "", "upstream-signature:skipped(verify-upstream=off)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -444,7 +444,7 @@ func TestE2EUnsignedUpstream(t *testing.T) {
 	}{
 		{"required (default)", "", `no upstream cosign signature`, ""},
 		{"if-signed", "if-signed", "", "upstream-signature:absent"},
-		{"off", "off", "", "upstream-signature:skipped(--verify-upstream=off)"},
+		{"off", "off", "", "upstream-signature:skipped(verify-upstream=off)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,14 +3,18 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/lattice-mesh/meshpack/bundle"
+	"github.com/lattice-mesh/meshpack/manifests"
+	"github.com/lattice-mesh/meshpack/manifests/resolve"
 	"github.com/lattice-mesh/meshpack/mirror"
 	"github.com/lattice-mesh/meshpack/mirror/registry"
 	"github.com/lattice-mesh/meshpack/pack"
+	"github.com/lattice-mesh/meshpack/remote"
 )
 
 // withHints runs every command's errors through flagHints.
@@ -26,7 +30,8 @@ func withHints(c *cobra.Command) {
 // flagHints is the one place that maps library errors to the flags that
 // address them. Library errors name options and inputs, never flags; here
 // they get the next step in CLI terms. Errors that mean a flag is missing
-// or wrong become usage errors (exit status 2).
+// or wrong become usage errors (exit status 2); hintf keeps whatever the
+// error was.
 func flagHints(err error) error {
 	if err == nil {
 		return nil
@@ -35,6 +40,9 @@ func flagHints(err error) error {
 		key      *pack.KeyError
 		out      *pack.OutputError
 		exposure *registry.ExposureError
+		limit    *mirror.LimitError
+		upstream *mirror.UpstreamError
+		compat   *resolve.IncompatibleError
 	)
 	switch {
 	case errors.As(err, &key) && errors.Is(err, pack.ErrMissingKey):
@@ -51,8 +59,64 @@ func flagHints(err error) error {
 		return usagef("%v: pass the bundle signer's public key (--key cosign.pub), or --allow-unsigned to check digests and structure only", err)
 	case errors.Is(err, mirror.ErrNoSigner):
 		return usagef("%v: pass --key cosign.key (meshpack keys generate makes one), or --allow-unsigned to write an unsigned bundle", err)
+
+	// The registry address (--registry) and the client (netFlags).
+	case errors.Is(err, mirror.ErrCredentialsInTarget):
+		return hintf(err, "use -u USER --password-stdin or --docker-config")
+	case errors.Is(err, mirror.ErrSchemeInTarget):
+		return hintf(err, "for http use --plain-http")
+	case errors.Is(err, remote.ErrNoCredentials):
+		return hintf(err, "pass -u USER --password-stdin, or --docker-config with a config.json that has credentials for this registry")
+	case errors.Is(err, remote.ErrCredentialsRejected):
+		return hintf(err, "check the user and password given with -u USER --password-stdin, or the --docker-config credentials for this registry")
+	case errors.Is(err, mirror.ErrUnauthorized):
+		return hintf(err, "credentials come from -u USER --password-stdin or --docker-config")
+	case errors.Is(err, mirror.ErrPlainHTTP):
+		return hintf(err, "pass --plain-http")
+	case errors.Is(err, remote.ErrStalled):
+		return hintf(err, "check the registry and the network, or raise --stall-timeout for a very slow link")
+
+	// bundle load's size caps.
+	case errors.As(err, &limit) && limitFlags[limit.Option] != "":
+		return hintf(err, "raise it with %s if that is expected", limitFlags[limit.Option])
+
+	// bundle create's upstream signature policy.
+	case errors.As(err, &upstream) && errors.Is(err, mirror.ErrNoUpstreamKey):
+		return hintf(err, "pass --upstream-key %s=FILE (or --verify-upstream=off to record it unverified)", upstream.Key)
+	case errors.As(err, &upstream):
+		return hintf(err, "use --verify-upstream=if-signed or off to accept it")
+
+	// Resolving (resolve, bundle create) and locks.
+	case errors.As(err, &compat):
+		return hintf(err, "pick versions from `meshpack versions`, or pass --allow-unsupported to override")
+	case errors.Is(err, resolve.ErrNoPlatform):
+		return hintf(err, "choose platforms with --platform")
+	case errors.Is(err, resolve.ErrNoChartSource):
+		return hintf(err, "use --mirror to point at a reachable copy")
+	case lockHasMirrors(err):
+		return hintf(err, "pass mirrors with --mirror")
 	}
 	return err
+}
+
+// hintf appends a hint to err, keeping err in the chain (and with it a
+// usage error's exit status).
+func hintf(err error, format string, args ...any) error {
+	return fmt.Errorf("%w; %s", err, fmt.Sprintf(format, args...))
+}
+
+// limitFlags maps the load options mirror.LimitError names to their flags.
+var limitFlags = map[string]string{
+	mirror.LimitMaxBlobSize:  "--max-blob-size",
+	mirror.LimitMaxTotalSize: "--max-total-size",
+}
+
+// lockHasMirrors reports whether err is a lock that names mirrors, which
+// belong on the command line.
+func lockHasMirrors(err error) bool {
+	var v *manifests.ValidationError
+	return errors.As(err, &v) && v.Subject == "lock" &&
+		slices.ContainsFunc(v.Problems, func(p *manifests.FieldError) bool { return p.Path == "spec.mirrors" })
 }
 
 // exposureUsage turns a refused listen address into a usage error naming
@@ -68,3 +132,18 @@ func exposureUsage(e *registry.ExposureError) error {
 	return usagef("--addr %s is reachable from other hosts but has no %s; set them, or pass --insecure-listen to serve it anyway (read-only unless --allow-push)",
 		e.Addr, strings.Join(missing, " and no "))
 }
+
+// serveFlags names the flags of registry serve for the registry.Config
+// fields and client options its warnings name.
+var serveFlags = strings.NewReplacer(
+	"Config.TLSCert", "--tls-cert",
+	"Config.TLSKey", "--tls-key",
+	"Config.Htpasswd", "--htpasswd",
+	"Config.InsecureListen", "--insecure-listen",
+	"Config.AllowPush", "--allow-push",
+	"clients need plain HTTP", "clients need --plain-http",
+)
+
+// serveWarning turns a warning of the embedded registry (Server.Warnings)
+// into CLI terms.
+func serveWarning(w string) string { return serveFlags.Replace(w) }

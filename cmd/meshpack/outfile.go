@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 )
 
@@ -29,41 +27,4 @@ func outputFile(s streams, use, file string, format *string, def string) (string
 	fmt.Fprintf(s.err, "WARNING: -o FILE is deprecated and will be removed: -o is the output format on every command; name the file as the argument: %s %s …\n", use, path)
 	*format = def
 	return path, nil
-}
-
-// writeFileAtomic writes data to a temp file next to path, syncs it, renames
-// it to path and syncs the directory, so that path holds either the old or
-// the complete new content.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.partial")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(mode)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		err = d.Sync()
-		d.Close()
-		if err != nil {
-			return fmt.Errorf("sync directory %s: %w", dir, err)
-		}
-	}
-	return nil
 }

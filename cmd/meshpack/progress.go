@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sync"
 	"time"
@@ -10,12 +11,15 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/term"
+
+	"github.com/lattice-mesh/meshpack/progress"
 )
 
-// progress renders a byte count towards a total: a live bar on a terminal,
+// meter renders a byte count towards a total: a live bar on a terminal,
 // a plain line every few seconds otherwise (CI logs, pipes), nothing with -q.
-// Library code only emits events; this is the one place that draws.
-type progress struct {
+// Library code only emits progress.Events; this is the one place that draws
+// them.
+type meter struct {
 	mu      sync.Mutex
 	w       io.Writer
 	label   string
@@ -29,8 +33,9 @@ type progress struct {
 	lastLog time.Time
 }
 
-func newProgress(w io.Writer, label string, quiet bool) *progress {
-	pr := &progress{w: w, label: label, quiet: quiet, start: time.Now()}
+// newMeter returns a meter that draws on w, labelled label.
+func newMeter(w io.Writer, label string, quiet bool) *meter {
+	pr := &meter{w: w, label: label, quiet: quiet, start: time.Now()}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		// A terminal without a size (a pty nobody sized) cannot show a bar.
 		if width, _, err := term.GetSize(int(f.Fd())); err == nil && width > 0 {
@@ -41,7 +46,7 @@ func newProgress(w io.Writer, label string, quiet bool) *progress {
 }
 
 // Start sets the total; it may be called once.
-func (pr *progress) Start(total int64) {
+func (pr *meter) Start(total int64) {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	pr.total = total
@@ -61,7 +66,7 @@ func (pr *progress) Start(total int64) {
 }
 
 // Add counts n more bytes.
-func (pr *progress) Add(n int64) {
+func (pr *meter) Add(n int64) {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	pr.done += n
@@ -76,7 +81,7 @@ func (pr *progress) Add(n int64) {
 }
 
 // Finish completes the bar (or aborts it on failure) and waits for it.
-func (pr *progress) Finish(ok bool) {
+func (pr *meter) Finish(ok bool) {
 	pr.mu.Lock()
 	bar, p := pr.bar, pr.p
 	pr.mu.Unlock()
@@ -89,6 +94,36 @@ func (pr *progress) Finish(ok bool) {
 		bar.Abort(false)
 	}
 	p.Wait()
+}
+
+// verified is the progress.Func of a verify pass: each blob hashed adds
+// its size, whether it matched or not.
+func (pr *meter) verified(e progress.Event) {
+	if e.Kind == progress.BlobVerified {
+		pr.Add(e.Descriptor.Size)
+	}
+}
+
+// transferred is the progress.Func of a pull or a load: Planned starts the
+// meter at the run's total, and Bytes and BlobSkipped add their bytes (a
+// blob the registry already has counts as done).
+func (pr *meter) transferred(e progress.Event) {
+	switch e.Kind {
+	case progress.Planned:
+		pr.Start(e.Total)
+	case progress.Bytes, progress.BlobSkipped:
+		pr.Add(e.N)
+	}
+}
+
+// logPinned returns the progress.Func of resolve: a debug line for each
+// pinned artifact.
+func logPinned(log *slog.Logger) progress.Func {
+	return func(e progress.Event) {
+		if e.Kind == progress.Pinned {
+			log.Debug("pinned", "kind", e.ArtifactKind, "name", e.Name, "digest", e.Descriptor.Digest.String())
+		}
+	}
 }
 
 // humanBytes renders a byte count with a binary unit.

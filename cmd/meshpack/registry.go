@@ -45,7 +45,7 @@ finish for a few seconds.`,
 			}
 			defer srv.Close()
 			for _, w := range srv.Warnings() {
-				fmt.Fprintf(s.err, "WARNING: %s\n", w)
+				fmt.Fprintf(s.err, "WARNING: %s\n", serveWarning(w))
 			}
 			return srv.ListenAndServe(cmd.Context())
 		},

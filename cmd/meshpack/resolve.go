@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lattice-mesh/meshpack/atomicfile"
 	"github.com/lattice-mesh/meshpack/manifests"
 	"github.com/lattice-mesh/meshpack/manifests/resolve"
 	"github.com/lattice-mesh/meshpack/pack"
@@ -95,7 +96,7 @@ func runResolve(cmd *cobra.Command, s streams, g *globalFlags, f *resolveFlags) 
 	}
 	lock, err := resolve.Resolve(cmd.Context(), spec, resolve.Options{
 		Catalog: cat, Client: c, AllowUnsupported: f.spec.allowUnsupported, Logger: log,
-		Progress: func(e resolve.Event) { log.Debug("pinned", "kind", e.Kind, "name", e.Name, "digest", e.Digest) },
+		Progress: logPinned(log),
 	})
 	if err != nil {
 		return err
@@ -115,8 +116,8 @@ func runResolve(cmd *cobra.Command, s streams, g *globalFlags, f *resolveFlags) 
 		_, err = s.out.Write(data)
 		return err
 	}
-	if err := writeFileAtomic(file, data, 0o644); err != nil {
-		return err
+	if err := atomicfile.WriteFile(file, data, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
 	}
 	printLockSummary(s.err, lock)
 	fmt.Fprintf(s.err, "wrote %s\n", file)

@@ -70,7 +70,7 @@ func TestResolveIncompatible(t *testing.T) {
 				Kubernetes: manifests.KubernetesSpec{Version: "1.37.2"},
 			},
 			wantRules: []string{"kiali-range", "kubernetes-range", "gateway-api-min"},
-			wantParts: []string{"kiali 2.12.0", "gateway-api v1.4.1", "kubernetes 1.37.2", "istio 1.30.3", "--allow-unsupported"},
+			wantParts: []string{"kiali 2.12.0", "gateway-api v1.4.1", "kubernetes 1.37.2", "istio 1.30.3", "Options.AllowUnsupported"},
 		},
 	}
 	for _, tt := range tests {

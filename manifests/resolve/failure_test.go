@@ -134,7 +134,7 @@ func TestResolveUnreachable(t *testing.T) {
 		wantErr  []string
 	}{
 		{name: "everything", override: everythingDown, wantErr: []string{"chart base 1.30.3", dead}},
-		{name: "istio chart repository and its OCI copy", override: map[string]string{istioChartRepo: dead + "/istio-release/charts", "gcr.io": dead + "/gcr.io"}, wantErr: []string{"chart base 1.30.3", dead, "--mirror"}},
+		{name: "istio chart repository and its OCI copy", override: map[string]string{istioChartRepo: dead + "/istio-release/charts", "gcr.io": dead + "/gcr.io"}, wantErr: []string{"chart base 1.30.3", dead, "Spec.Mirrors"}},
 		{name: "kiali chart repository", override: map[string]string{kialiChartRepo: dead + "/kiali/helm-charts"}, wantErr: []string{"helm repository " + kialiChartRepo, dead}},
 		{name: "gateway api releases", override: map[string]string{"https://github.com/kubernetes-sigs/gateway-api/releases/download": dead + "/gateway-api"}, wantErr: []string{"gateway-api v1.5.1 standard-install.yaml", dead}},
 		{name: "registries", override: registryDown, wantErr: []string{"image ", dead}},

@@ -47,7 +47,7 @@ func resolveImage(ctx context.Context, c *remote.Client, req imageRequest, platf
 		}
 		li.Platforms = []manifests.LockedPlatform{{Platform: p, Digest: desc.Digest.String(), MediaType: desc.MediaType, Size: desc.Size}}
 		if !manifests.PlatformMatches(p, platforms) {
-			return manifests.LockedImage{}, fmt.Errorf("image %s: its only platform %s (a single manifest, no index) does not match --platform %v", req.reference, p, platforms)
+			return manifests.LockedImage{}, fmt.Errorf("image %s: its only platform %s (a single manifest, no index) is not one of %v: %w", req.reference, p, platforms, ErrNoPlatform)
 		}
 		return li, nil
 	case ocispec.MediaTypeImageIndex, mediatype.DockerManifestList:
@@ -71,7 +71,7 @@ func resolveImage(ctx context.Context, c *remote.Client, req imageRequest, platf
 		}
 	}
 	if matched == 0 {
-		return manifests.LockedImage{}, fmt.Errorf("image %s: none of its platforms %v matches --platform %v", req.reference, platformList(li.Platforms), platforms)
+		return manifests.LockedImage{}, fmt.Errorf("image %s: none of its platforms %v is one of %v: %w", req.reference, platformList(li.Platforms), platforms, ErrNoPlatform)
 	}
 	sort.SliceStable(li.Platforms, func(i, j int) bool { return li.Platforms[i].Platform < li.Platforms[j].Platform })
 	return li, nil

@@ -110,7 +110,7 @@ func (r *resolver) fetchIstioChart(ctx context.Context, ir manifests.IstioResolu
 		r.log.Warn("OCI chart location failed; trying the next", "chart", name, "oci", repo.OCI, "error", err)
 		errs = append(errs, err)
 	}
-	return nil, fmt.Errorf("chart %s %s: no repository served it (use --mirror to point at a reachable copy): %w", name, ir.Version, errors.Join(errs...))
+	return nil, fmt.Errorf("chart %s %s: %w: %w", name, ir.Version, ErrNoChartSource, errors.Join(errs...))
 }
 
 // signedByFor applies the release's signing key to images under the

@@ -13,10 +13,13 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/lattice-mesh/meshpack/manifests"
 	"github.com/lattice-mesh/meshpack/manifests/render"
+	"github.com/lattice-mesh/meshpack/progress"
 	"github.com/lattice-mesh/meshpack/remote"
 )
 
@@ -35,19 +38,12 @@ type Options struct {
 	Concurrency int
 	// Logger receives progress lines; nil discards.
 	Logger *slog.Logger
-	// Progress, when set, is told about each pinned artifact. It must not
-	// block, and it may be called from several goroutines at once.
-	Progress func(Event)
-}
-
-// Event reports one pinned artifact.
-type Event struct {
-	// Kind is "chart", "image" or "file".
-	Kind string
-	// Name is the chart name, image reference or file URL.
-	Name string
-	// Digest is what it was pinned to.
-	Digest string
+	// Progress, when set, receives a progress.Pinned event for each pinned
+	// artifact: ArtifactKind "chart", "image" or "file"; Name the chart name
+	// and version, image reference or file URL; Descriptor.Digest what it
+	// was pinned to. It must not block, and it may be called from several
+	// goroutines at once.
+	Progress progress.Func
 }
 
 // ErrIncompatible is matched by errors about a version set that breaks the
@@ -59,13 +55,13 @@ type IncompatibleError struct {
 	Violations []manifests.Violation
 }
 
-// Error lists every broken rule and says how to proceed.
+// Error lists every broken rule and names the option that overrides them.
 func (e *IncompatibleError) Error() string {
 	msgs := make([]string, 0, len(e.Violations))
 	for _, v := range e.Violations {
 		msgs = append(msgs, v.Message)
 	}
-	return "incompatible version set: " + strings.Join(msgs, "; ") + " (pick versions from `meshpack versions`, or pass --allow-unsupported to override)"
+	return "incompatible version set: " + strings.Join(msgs, "; ") + " (the catalog's compatibility rules; Options.AllowUnsupported overrides them)"
 }
 
 // Unwrap makes errors.Is(err, ErrIncompatible) work.
@@ -188,8 +184,8 @@ func (r *resolver) pickSet(s *manifests.Spec) (setPlan, error) {
 		}
 		set.Unsupported = true
 		for _, x := range v {
-			r.log.Warn("unsupported version set allowed by --allow-unsupported", "rule", x.Rule, "detail", x.Message)
-			r.note("unsupported (--allow-unsupported): " + x.Message)
+			r.log.Warn("unsupported version set explicitly allowed (Options.AllowUnsupported)", "rule", x.Rule, "detail", x.Message)
+			r.note("unsupported (explicitly allowed): " + x.Message)
 		}
 	}
 	return plan, nil
@@ -250,17 +246,24 @@ func (r *resolver) pinGatewayAPI(ctx context.Context, gr manifests.GatewayAPIRes
 		}
 		pinned = manifests.PinnedCatalog
 	}
-	r.lock.Files = append(r.lock.Files, manifests.LockedFile{
+	lf := manifests.LockedFile{
 		Name: gr.Name, Component: "gateway-api", Version: gr.Version, Source: gr.URL,
 		Digest: "sha256:" + sum, Size: int64(len(data)), MediaType: "application/yaml", Pinned: pinned,
-	})
-	r.emit(Event{Kind: "file", Name: gr.URL, Digest: "sha256:" + sum})
+	}
+	r.lock.Files = append(r.lock.Files, lf)
+	r.pinned("file", gr.URL, ocispec.Descriptor{MediaType: lf.MediaType, Digest: digest.Digest(lf.Digest), Size: lf.Size})
 	return nil
 }
 
 func (r *resolver) addChart(lc manifests.LockedChart) {
 	r.lock.Charts = append(r.lock.Charts, lc)
-	r.emit(Event{Kind: "chart", Name: lc.Name + " " + lc.Version, Digest: lc.Digest})
+	r.pinned("chart", lc.Name+" "+lc.Version, ocispec.Descriptor{Digest: digest.Digest(lc.Digest)})
+}
+
+// pinned reports artifact name of kind kind ("file", "chart", "image")
+// pinned to desc.
+func (r *resolver) pinned(kind, name string, desc ocispec.Descriptor) {
+	r.opts.Progress.Emit(progress.Event{Kind: progress.Pinned, ArtifactKind: kind, Name: name, Descriptor: desc})
 }
 
 // pinImages resolves every collected image in parallel.
@@ -279,7 +282,7 @@ func (r *resolver) pinImages(ctx context.Context, platforms []string) error {
 				return err
 			}
 			out[i] = li
-			r.emit(Event{Kind: "image", Name: li.Reference, Digest: li.Digest})
+			r.pinned("image", li.Reference, ocispec.Descriptor{MediaType: li.MediaType, Digest: digest.Digest(li.Digest), Size: li.Size})
 			return nil
 		})
 	}
@@ -294,11 +297,5 @@ func (r *resolver) note(notes ...string) {
 	for _, n := range notes {
 		r.log.Info("note", "detail", n)
 		r.lock.Notes = append(r.lock.Notes, n)
-	}
-}
-
-func (r *resolver) emit(e Event) {
-	if r.opts.Progress != nil {
-		r.opts.Progress(e)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lattice-mesh/meshpack/manifests"
 	"github.com/lattice-mesh/meshpack/manifests/resolve"
+	"github.com/lattice-mesh/meshpack/progress"
 )
 
 // hub is the Istio image hub the catalog pins for every version.
@@ -143,11 +144,11 @@ func TestResolveMesh(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var (
 				mu     sync.Mutex
-				events []resolve.Event
+				events []progress.Event
 			)
 			lock, err := resolveWith(t, tt.spec, resolve.Options{
 				Client: newClient(t, nil),
-				Progress: func(e resolve.Event) {
+				Progress: func(e progress.Event) {
 					mu.Lock() // pinImages reports from several goroutines
 					defer mu.Unlock()
 					events = append(events, e)
@@ -190,22 +191,30 @@ func TestResolveMesh(t *testing.T) {
 	}
 }
 
-// checkEvents requires one progress event per pinned artifact, with its digest.
-func checkEvents(t *testing.T, lock *manifests.Lock, events []resolve.Event) {
+// checkEvents requires one progress.Pinned event per pinned artifact, with
+// its digest (and, for images and files, its size and media type).
+func checkEvents(t *testing.T, lock *manifests.Lock, events []progress.Event) {
 	t.Helper()
-	want := map[string]string{}
+	type pin struct {
+		Digest, MediaType string
+		Size              int64
+	}
+	want := map[string]pin{}
 	for _, i := range lock.Images {
-		want["image "+i.Reference] = i.Digest
+		want["image "+i.Reference] = pin{i.Digest, i.MediaType, i.Size}
 	}
 	for _, c := range lock.Charts {
-		want["chart "+c.Name+" "+c.Version] = c.Digest
+		want["chart "+c.Name+" "+c.Version] = pin{Digest: c.Digest}
 	}
 	for _, f := range lock.Files {
-		want["file "+f.Source] = f.Digest
+		want["file "+f.Source] = pin{f.Digest, f.MediaType, f.Size}
 	}
-	got := map[string]string{}
+	got := map[string]pin{}
 	for _, e := range events {
-		got[e.Kind+" "+e.Name] = e.Digest
+		if e.Kind != progress.Pinned {
+			t.Errorf("event %+v: got kind %v, want %v", e, e.Kind, progress.Pinned)
+		}
+		got[e.ArtifactKind+" "+e.Name] = pin{e.Descriptor.Digest.String(), e.Descriptor.MediaType, e.Descriptor.Size}
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("progress events (-want +got):\n%s", diff)

@@ -85,7 +85,7 @@ func loopback(addr string) bool {
 }
 
 // warnings lists what is risky about serving on addr; the registry is only
-// built for such an address with InsecureListen.
+// built for such an address with InsecureListen. They name Config fields.
 func (c Config) warnings(addr string) []string {
 	e := c.exposure(addr)
 	if e == nil {
@@ -93,7 +93,7 @@ func (c Config) warnings(addr string) []string {
 	}
 	var w []string
 	if e.NoTLS {
-		w = append(w, fmt.Sprintf("serving plain HTTP on %s, which other hosts can reach: traffic is unencrypted and clients need --plain-http; set --tls-cert and --tls-key", addr))
+		w = append(w, fmt.Sprintf("serving plain HTTP on %s, which other hosts can reach: traffic is unencrypted and clients need plain HTTP; set Config.TLSCert and Config.TLSKey", addr))
 		if !e.NoAuth {
 			w = append(w, fmt.Sprintf("basic auth over plain HTTP on %s sends passwords in clear text", addr))
 		}
@@ -107,7 +107,7 @@ func (c Config) warnings(addr string) []string {
 		default:
 			can = "pull and push images"
 		}
-		w = append(w, fmt.Sprintf("no authentication on %s: anyone who can reach it can %s; set --htpasswd", addr, can))
+		w = append(w, fmt.Sprintf("no authentication on %s: anyone who can reach it can %s; set Config.Htpasswd", addr, can))
 	}
 	return w
 }

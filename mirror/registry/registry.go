@@ -103,9 +103,10 @@ func newApp(ctx context.Context, cfg *configuration.Configuration) (app *handler
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Warnings returns human-readable warnings about the configuration, such as
-// plain HTTP on an address other hosts can reach. The CLI prints them
-// prominently. They are computed for Config.Addr; Serve logs the same
-// warnings for the listener it is given.
+// plain HTTP on an address other hosts can reach; what to set is named as
+// a Config field (Config.TLSCert). The CLI prints them prominently. They are
+// computed for Config.Addr; Serve logs the same warnings for the listener it
+// is given.
 func (s *Server) Warnings() []string { return append([]string(nil), s.warnings...) }
 
 // Close stops the registry's background work (upload purging) and detaches

@@ -34,7 +34,7 @@ type authEnv struct {
 	lock   *manifests.Lock
 	bundle string
 	imgs   []testImage
-	logs   *syncBuffer
+	logs   *registrytest.LogBuffer
 }
 
 // authCase is one create or load with some credentials.
@@ -52,7 +52,7 @@ type authCase struct {
 }
 
 // debugLogger logs everything, debug included, to w.
-func debugLogger(w *syncBuffer) *slog.Logger {
+func debugLogger(w *registrytest.LogBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
@@ -68,7 +68,7 @@ func emptyDockerConfig(t *testing.T) string {
 
 // authClient is the client `-u user --password-stdin` builds (no
 // credentials at all when user is empty).
-func authClient(t *testing.T, user, password string, logs *syncBuffer) *remote.Client {
+func authClient(t *testing.T, user, password string, logs *registrytest.LogBuffer) *remote.Client {
 	t.Helper()
 	c, err := remote.New(remote.Options{
 		PlainHTTP: true, Username: user, Password: password,
@@ -82,7 +82,7 @@ func authClient(t *testing.T, user, password string, logs *syncBuffer) *remote.C
 
 // newAuthEnv pushes team/app:1 and team/api:1 (sharing their first layer)
 // into src with cred, pins them and creates a bundle of them.
-func newAuthEnv(ctx context.Context, t *testing.T, src, dst string, cred auth.Credential, logs *syncBuffer) *authEnv {
+func newAuthEnv(ctx context.Context, t *testing.T, src, dst string, cred auth.Credential, logs *registrytest.LogBuffer) *authEnv {
 	t.Helper()
 	shared := seededBytes(10, 256<<10)
 	env := &authEnv{src: src, dst: dst, logs: logs}
@@ -216,7 +216,7 @@ func TestCreateLoadBasicAuth(t *testing.T) {
 	if err := os.WriteFile(htpasswd, []byte(user+":"+string(hash)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &registrytest.LogBuffer{}
 	src := registrytest.NewWithConfig(t, registry.Config{Root: t.TempDir(), Htpasswd: htpasswd, Logger: debugLogger(logs)})
 	dst := registrytest.NewWithConfig(t, registry.Config{Root: t.TempDir(), Htpasswd: htpasswd, Logger: debugLogger(logs)})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -247,7 +247,7 @@ func TestCreateLoadTokenAuth(t *testing.T) {
 		"robot":  {Password: password, Grants: map[string][]string{"team/": {"pull", "push"}, "mesh/": {"pull", "push"}}},
 		"reader": {Password: readerPassword, Grants: map[string][]string{"team/": {"pull"}, "mesh/": {"pull"}}},
 	}
-	logs := &syncBuffer{}
+	logs := &registrytest.LogBuffer{}
 	host, issuer := registrytest.NewTokenAuth(t, registry.Config{Root: t.TempDir(), Logger: debugLogger(logs)}, users)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

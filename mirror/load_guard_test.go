@@ -173,7 +173,7 @@ func TestLoadRefusesBeforePush(t *testing.T) {
 			if tc.limit != "" && (!errors.As(err, &le) || le.Option != tc.limit) {
 				t.Errorf("got %v, want a *mirror.LimitError for %s", err, tc.limit)
 			}
-			if got := catalog(t, host); len(got) != 0 {
+			if got := registrytest.Catalog(t, host); len(got) != 0 {
 				t.Errorf("got catalog %v after a refused load, want it empty", got)
 			}
 		})

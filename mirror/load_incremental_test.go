@@ -31,7 +31,7 @@ func TestLoadIncremental(t *testing.T) {
 	if !errors.Is(err, mirror.ErrBaseMissing) || !strings.Contains(err.Error(), left) {
 		t.Fatalf("got error %v, want ErrBaseMissing naming %s", err, left)
 	}
-	if got := catalog(t, host); len(got) != 0 {
+	if got := registrytest.Catalog(t, host); len(got) != 0 {
 		t.Errorf("got catalog %v after a refused load, want it empty", got)
 	}
 

@@ -8,6 +8,7 @@ import (
 	"oras.land/oras-go/v2/registry"
 
 	"github.com/lattice-mesh/meshpack/bundle"
+	"github.com/lattice-mesh/meshpack/progress"
 )
 
 // DefaultMaxBlobSize is the per-blob cap of LoadOptions.MaxBlobSize when it
@@ -80,7 +81,7 @@ func (c *sizeCheck) add(d string, size int64) {
 	case c.max > 0 && size > c.max:
 		c.over++
 		if c.first == "" {
-			c.first = fmt.Sprintf("blob %s is %d bytes (%s)", d, size, humanSize(size))
+			c.first = fmt.Sprintf("blob %s is %d bytes (%s)", d, size, progress.HumanBytes(size))
 		}
 	}
 	c.total += max(size, 0)
@@ -97,12 +98,12 @@ func (c *sizeCheck) err(what string) error {
 		}
 		return &LimitError{Option: LimitMaxBlobSize, Limit: c.max, msg: fmt.Sprintf(
 			"load refused, nothing was pushed: %s%s: %v of %d bytes (%s) per blob (%s)",
-			c.first, n, ErrTooLarge, c.max, humanSize(c.max), LimitMaxBlobSize)}
+			c.first, n, ErrTooLarge, c.max, progress.HumanBytes(c.max), LimitMaxBlobSize)}
 	}
 	if c.maxTotal > 0 && c.total > c.maxTotal {
 		return &LimitError{Option: LimitMaxTotalSize, Limit: c.maxTotal, msg: fmt.Sprintf(
 			"load refused, nothing was pushed: the %s total %d bytes (%s): %v of %d bytes (%s) in total (%s)",
-			what, c.total, humanSize(c.total), ErrTooLarge, c.maxTotal, humanSize(c.maxTotal), LimitMaxTotalSize)}
+			what, c.total, progress.HumanBytes(c.total), ErrTooLarge, c.maxTotal, progress.HumanBytes(c.maxTotal), LimitMaxTotalSize)}
 	}
 	return nil
 }
@@ -165,18 +166,4 @@ func (l *loader) checkNames(bom *bundle.BOM) error {
 	}
 	return fmt.Errorf("load refused, nothing was pushed: %w in the bundle (%d): %s%s; a repository path is lowercase letters and digits separated by '.', '_', '__', '-' or '/' (at most %d characters), a tag is [A-Za-z0-9_][A-Za-z0-9._-]{0,127}",
 		ErrInvalidName, len(seen), strings.Join(bad, "; "), more, maxRepositoryLength)
-}
-
-// humanSize renders a byte count with a binary unit.
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -2,7 +2,6 @@ package mirror_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
@@ -133,23 +132,6 @@ func orasRepo(t *testing.T, ref string, cred ...auth.Credential) *orasremote.Rep
 	return repo
 }
 
-// catalog lists the repositories of a registry (GET /v2/_catalog).
-func catalog(t *testing.T, host string) []string {
-	t.Helper()
-	resp, err := http.Get("http://" + host + "/v2/_catalog")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Repositories []string `json:"repositories"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatalf("catalog: %v", err)
-	}
-	return body.Repositories
-}
-
 // TestLoadCorruptBundle flips one byte inside a layer stored raw in the
 // bundle file: Load must refuse before pushing anything.
 func TestLoadCorruptBundle(t *testing.T) {
@@ -168,7 +150,7 @@ func TestLoadCorruptBundle(t *testing.T) {
 	if !strings.Contains(err.Error(), "nothing was pushed") {
 		t.Errorf("got error %q, want it to say nothing was pushed", err)
 	}
-	if got := catalog(t, host); len(got) != 0 {
+	if got := registrytest.Catalog(t, host); len(got) != 0 {
 		t.Errorf("got catalog %v after a refused load, want it empty", got)
 	}
 	// The same registry lists repositories once the intact bundle is loaded,
@@ -176,7 +158,7 @@ func TestLoadCorruptBundle(t *testing.T) {
 	if _, err := mirror.Load(context.Background(), f.open(t), host+"/mesh", mirror.LoadOptions{Client: plainClient(t, clientOpts()), Key: f.key}); err != nil {
 		t.Fatalf("Load of the intact bundle: %v", err)
 	}
-	if got := catalog(t, host); len(got) == 0 {
+	if got := registrytest.Catalog(t, host); len(got) == 0 {
 		t.Error("got an empty catalog after loading the intact bundle; the catalog check above proves nothing")
 	}
 }
@@ -332,7 +314,7 @@ func TestLoadPaths(t *testing.T) {
 				t.Errorf("got Verified %q, want skipped", res.Verified)
 			}
 			checkArtifacts(t, host, tc.repoOf, f.bom, res)
-			repos := catalog(t, host)
+			repos := registrytest.Catalog(t, host)
 			if len(repos) == 0 {
 				t.Fatal("empty catalog after a load")
 			}

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,24 +32,6 @@ import (
 	"github.com/lattice-mesh/meshpack/mirror/registry/registrytest"
 	"github.com/lattice-mesh/meshpack/remote"
 )
-
-// authLog is a goroutine-safe sink for the registries' log lines.
-type authLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *authLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *authLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
 
 // authSeeded returns n reproducible incompressible bytes.
 func authSeeded(seed byte, n int) []byte {
@@ -191,7 +172,7 @@ func TestE2EPasswordStdin(t *testing.T) {
 	if err := os.WriteFile(htpasswd, []byte("admin:"+string(hash)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logs := &authLog{}
+	logs := &registrytest.LogBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// Basic auth: images in src, loads into dst. Token auth: one registry.
 	src := registrytest.NewWithConfig(t, registry.Config{Root: t.TempDir(), Htpasswd: htpasswd, Logger: logger})

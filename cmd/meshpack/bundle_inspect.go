@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lattice-mesh/meshpack/bundle"
+	"github.com/lattice-mesh/meshpack/progress"
 )
 
 // inspectResult is what `bundle inspect -o json` prints.
@@ -97,7 +98,7 @@ func inspectTable(s streams, res inspectResult) error {
 	}
 	fmt.Fprintf(w, "signed:    %s\n", signed)
 	fmt.Fprintf(w, "size:      %s compressed, %s uncompressed, ratio %.3f, %d blobs, %d frames\n\n",
-		humanBytes(st.Compressed), humanBytes(st.Uncompressed), st.Ratio, st.Blobs, st.Frames)
+		progress.HumanBytes(st.Compressed), progress.HumanBytes(st.Uncompressed), st.Ratio, st.Blobs, st.Frames)
 	sizes := map[string]int64{}
 	for _, b := range bom.Blobs {
 		sizes[b.Digest] = b.Size

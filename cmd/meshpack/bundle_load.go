@@ -199,9 +199,9 @@ func printLoadSummary(s streams, path string, r *mirror.LoadResult) {
 	secs := max(r.Duration.Seconds(), 1e-9)
 	fmt.Fprintf(s.out, "loaded %s into %s in %s (verified: %s, %s)\n", sanitize(path), sanitize(r.Target), r.Duration.Round(10*time.Millisecond), sanitize(r.Verified), r.VerifyDuration.Round(10*time.Millisecond))
 	fmt.Fprintf(s.out, "  blobs: %d pushed (%s, %s/s), %d mounted, %d already present (%s)\n",
-		r.BlobsPushed, humanBytes(r.BytesPushed), humanBytes(int64(float64(r.BytesPushed)/secs)), r.BlobsMounted, r.BlobsSkipped, humanBytes(r.BytesSkipped))
+		r.BlobsPushed, progress.HumanBytes(r.BytesPushed), progress.HumanBytes(int64(float64(r.BytesPushed)/secs)), r.BlobsMounted, r.BlobsSkipped, progress.HumanBytes(r.BytesSkipped))
 	if r.UploadsResumed > 0 {
-		fmt.Fprintf(s.out, "  continued %d interrupted uploads (%s not sent again)\n", r.UploadsResumed, humanBytes(r.BytesResumed))
+		fmt.Fprintf(s.out, "  continued %d interrupted uploads (%s not sent again)\n", r.UploadsResumed, progress.HumanBytes(r.BytesResumed))
 	}
 	fmt.Fprintf(s.out, "  manifests: %d pushed, %d already present; tags: %d set, %d already right\n",
 		r.ManifestsPushed, r.ManifestsSkipped, r.TagsPushed, r.TagsSkipped)

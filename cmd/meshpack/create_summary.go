@@ -7,6 +7,7 @@ import (
 
 	"github.com/lattice-mesh/meshpack/mirror"
 	"github.com/lattice-mesh/meshpack/pack"
+	"github.com/lattice-mesh/meshpack/progress"
 )
 
 // createSummary is what `bundle create -o json|yaml` prints.
@@ -65,8 +66,8 @@ func printCreate(s streams, format string, r *pack.Result) error {
 	}
 	secs := max(sum.Duration.Seconds(), 1e-9)
 	fmt.Fprintf(w, "  artifacts %d, blobs %d, %s in, %s out (ratio %.3f), %s, %s/s\n",
-		sum.Artifacts, sum.Blobs, humanBytes(sum.UncompressedBytes), humanBytes(sum.CompressedBytes), sum.Ratio,
-		sum.Duration.Round(10*time.Millisecond), humanBytes(int64(float64(sum.CompressedBytes)/secs)))
+		sum.Artifacts, sum.Blobs, progress.HumanBytes(sum.UncompressedBytes), progress.HumanBytes(sum.CompressedBytes), sum.Ratio,
+		sum.Duration.Round(10*time.Millisecond), progress.HumanBytes(int64(float64(sum.CompressedBytes)/secs)))
 	if len(sum.Parts) > 1 || sum.Sums != "" {
 		fmt.Fprintf(w, "  verify, inspect and load take %s; `cat %s.[0-9][0-9][0-9] > FILE` joins the parts\n", sum.Path, strings.TrimSuffix(sum.Path, ".000"))
 	}

@@ -5,9 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -229,21 +227,6 @@ func (d caseDirs) outsideListing(t *testing.T) []string {
 	return list
 }
 
-// catalog lists the repositories of the registry at host.
-func catalog(t *testing.T, host string) []string {
-	t.Helper()
-	resp, err := http.Get("http://" + host + "/v2/_catalog")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var c struct{ Repositories []string }
-	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {
-		t.Fatalf("catalog: %v", err)
-	}
-	return c.Repositories
-}
-
 // TestHostileBundles runs every case of hostileCases: each builds a bundle
 // from the real signed one, runs meshpack commands on it as subprocesses
 // and checks the exit status, the error text, peak RSS, time and that no
@@ -267,7 +250,7 @@ func TestHostileBundles(t *testing.T) {
 				r := runMeshpack(t, d.work, d.work, orDefault(c.timeout, defaultTimeout), args...)
 				checkRun(t, c, r)
 				if c.wantExit == exitFail && slices.Contains(c.args, "load") && host != "" {
-					if repos := catalog(t, host); len(repos) != 0 {
+					if repos := registrytest.Catalog(t, host); len(repos) != 0 {
 						t.Errorf("%s: refused load pushed %v; want nothing pushed", c.label(), repos)
 					}
 				}

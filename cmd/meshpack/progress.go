@@ -54,7 +54,7 @@ func (pr *meter) Start(total int64) {
 		return
 	}
 	if !pr.tty {
-		fmt.Fprintf(pr.w, "%s: %s to go\n", pr.label, humanBytes(total))
+		fmt.Fprintf(pr.w, "%s: %s to go\n", pr.label, progress.HumanBytes(total))
 		pr.lastLog = time.Now()
 		return
 	}
@@ -76,7 +76,7 @@ func (pr *meter) Add(n int64) {
 		pr.bar.IncrInt64(n)
 	case !pr.tty && time.Since(pr.lastLog) >= 5*time.Second && pr.total > 0:
 		pr.lastLog = time.Now()
-		fmt.Fprintf(pr.w, "%s: %s / %s (%d%%)\n", pr.label, humanBytes(pr.done), humanBytes(pr.total), pr.done*100/pr.total)
+		fmt.Fprintf(pr.w, "%s: %s / %s (%d%%)\n", pr.label, progress.HumanBytes(pr.done), progress.HumanBytes(pr.total), pr.done*100/pr.total)
 	}
 }
 
@@ -124,18 +124,4 @@ func logPinned(log *slog.Logger) progress.Func {
 			log.Debug("pinned", "kind", e.ArtifactKind, "name", e.Name, "digest", e.Descriptor.Digest.String())
 		}
 	}
-}
-
-// humanBytes renders a byte count with a binary unit.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -116,3 +116,34 @@ func openFile(path string, opts FileOptions) (*bundle.Reader, error) {
 	}
 	return r, nil
 }
+
+// OpenVerified opens the bundle file at path (as VerifyFile names it) and
+// verifies it, a split set's parts against NAME.sha256 first, and returns
+// the open reader for a caller that goes on to read what was verified
+// (install plans from it). On any failure it returns no reader; the report
+// says what was checked. The caller closes the reader.
+func OpenVerified(ctx context.Context, path string, opts VerifyFileOptions) (*bundle.Reader, *bundle.Report, error) {
+	if opts.Key == nil && !opts.AllowUnsigned {
+		return nil, nil, ErrNoKey
+	}
+	parts, err := checkParts(ctx, path)
+	if parts != nil && !parts.OK() {
+		err = fmt.Errorf("%w: %s", ErrVerify, parts.First().Error())
+	}
+	if err != nil {
+		return nil, parts, err
+	}
+	r, err := openFile(path, opts.FileOptions)
+	if err != nil {
+		return nil, parts, err
+	}
+	rep, err := Verify(ctx, r, opts.VerifyOptions)
+	if parts != nil && rep != nil {
+		rep.Checks = append(parts.Checks, rep.Checks...)
+	}
+	if err != nil {
+		r.Close()
+		return nil, rep, err
+	}
+	return r, rep, nil
+}

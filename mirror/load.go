@@ -109,6 +109,14 @@ type LoadOptions struct {
 	// VerifyProgress, when set, receives the verification pass's events
 	// (see VerifyOptions.Progress).
 	VerifyProgress progress.Func
+	// OnExistingTag says what to do with a tag the registry already has on
+	// another digest: TagFail ("", the default), TagSkip or TagOverwrite.
+	// Every tag is checked after planning and before the first push.
+	OnExistingTag string
+	// DryRun verifies, plans and asks the registry (HEAD and GET only) what
+	// a load would push, mount, skip and retag, and reports it in
+	// LoadResult.Plan without writing anything.
+	DryRun bool
 }
 
 // LoadResult summarises a Load. Blob counts are per repository (a layer
@@ -145,8 +153,15 @@ type LoadResult struct {
 	Duration       time.Duration `json:"durationNanos"`
 	VerifyDuration time.Duration `json:"verifyDurationNanos"`
 	// Artifacts are every image, chart, file and signature with where it now
-	// lives, in BOM order.
+	// lives, in BOM order (a tag left elsewhere by TagSkip is not in its
+	// Reference).
 	Artifacts []LoadedArtifact `json:"artifacts"`
+	// TagConflicts are the tags that pointed at other digests, with what
+	// was done (LoadOptions.OnExistingTag).
+	TagConflicts []TagConflict `json:"tagConflicts,omitempty"`
+	// DryRun says nothing was written; Plan is what a load would do.
+	DryRun bool             `json:"dryRun,omitempty"`
+	Plan   *LoadPlanSummary `json:"plan,omitempty"`
 }
 
 // LoadedArtifact is one artifact at the target.
@@ -199,6 +214,13 @@ type LoadedArtifact struct {
 // manifest it does not serve back, fails the load with
 // ErrRegistryInconsistent instead of a success report.
 //
+// After planning and before the first write, Load resolves every tag the
+// bundle sets (GET by tag): one that points at another digest is a
+// conflict, handled by OnExistingTag (by default the load is refused with a
+// *TagConflictError listing every conflict) and listed in
+// LoadResult.TagConflicts. With DryRun, Load stops there and reports in
+// LoadResult.Plan what it would push, mount, skip and retag.
+//
 // Re-running after any interruption completes the load and sends little
 // again: present blobs and manifests are skipped, and with StateDir set,
 // interrupted uploads continue. On error the result holds what was done so
@@ -232,9 +254,14 @@ func Load(ctx context.Context, r *bundle.Reader, target string, opts LoadOptions
 		return res, err
 	}
 	res.Artifacts = p.loaded(l.t)
+	if done, err := l.prepush(ctx, p, bom.Base, res); done {
+		res.Duration = time.Since(start)
+		return res, err
+	}
 	l.opts.Progress.Emit(progress.Event{Kind: progress.Planned, Total: p.totalBytes, Blobs: len(p.blobs)})
-	err = l.run(ctx, p, bom.Base)
+	err = l.run(ctx, p)
 	l.stats.fill(res)
+	res.TagConflicts = append(res.TagConflicts, l.late...)
 	res.Duration = time.Since(start)
 	return res, err
 }
@@ -256,6 +283,9 @@ type loader struct {
 	repos   map[string]*remote.Repository
 	// headSaid holds "path@digest" for every blob a HEAD said exists.
 	headSaid sync.Map
+	// late are tag conflicts found only when setting the tag (TagSkip).
+	lateMu sync.Mutex
+	late   []TagConflict
 }
 
 func newLoader(r *bundle.Reader, target string, opts LoadOptions) (*loader, error) {
@@ -265,6 +295,9 @@ func newLoader(r *bundle.Reader, target string, opts LoadOptions) (*loader, erro
 	}
 	if opts.Key == nil && !opts.AllowUnsigned && !opts.SkipVerify {
 		return nil, fmt.Errorf("load refused, nothing was pushed: %w", ErrNoKey)
+	}
+	if opts.OnExistingTag, err = checkTagPolicy(opts.OnExistingTag); err != nil {
+		return nil, err
 	}
 	l := &loader{r: r, t: t, opts: opts, c: opts.Client, log: discard(opts.Logger), repos: map[string]*remote.Repository{}}
 	if l.c == nil {
@@ -317,10 +350,7 @@ func (l *loader) verify(ctx context.Context) (string, error) {
 }
 
 // run pushes every blob, then every manifest and tag.
-func (l *loader) run(ctx context.Context, p *loadPlan, base string) error {
-	if err := l.checkAbsent(ctx, p, base); err != nil {
-		return err
-	}
+func (l *loader) run(ctx context.Context, p *loadPlan) error {
 	if l.opts.StateDir != "" {
 		j, err := openJournal(l.opts.StateDir, l.t.String(), l.log)
 		if err != nil {
@@ -357,19 +387,4 @@ func (l *loader) wrapRunErr(ctx context.Context, err error) error {
 		return fmt.Errorf("load into %s interrupted; the registry is incomplete, re-run the same load to finish it: %w", l.t, ctx.Err())
 	}
 	return fmt.Errorf("load into %s failed; the registry is incomplete, fix the cause and re-run the same load to finish it: %w", l.t, err)
-}
-
-// loadStats are the counters behind LoadResult.
-type loadStats struct {
-	blobsPushed, blobsSkipped, blobsMounted, uploadsResumed atomic.Int64
-	bytesPushed, bytesSkipped, bytesMounted, bytesResumed   atomic.Int64
-	manifestsPushed, manifestsSkipped, tagsPushed, tagsSkip atomic.Int64
-}
-
-func (s *loadStats) fill(r *LoadResult) {
-	r.BlobsPushed, r.BlobsSkipped, r.BlobsMounted = int(s.blobsPushed.Load()), int(s.blobsSkipped.Load()), int(s.blobsMounted.Load())
-	r.BytesPushed, r.BytesSkipped, r.BytesMounted, r.BytesResumed = s.bytesPushed.Load(), s.bytesSkipped.Load(), s.bytesMounted.Load(), s.bytesResumed.Load()
-	r.UploadsResumed = int(s.uploadsResumed.Load())
-	r.ManifestsPushed, r.ManifestsSkipped = int(s.manifestsPushed.Load()), int(s.manifestsSkipped.Load())
-	r.TagsPushed, r.TagsSkipped = int(s.tagsPushed.Load()), int(s.tagsSkip.Load())
 }

@@ -20,7 +20,8 @@ var ErrRegistryInconsistent = remote.ErrInconsistent
 
 // pushArtifact waits for the manifests of its repository that other
 // artifacts push, pushes its own (children first, each confirmed by a GET
-// by digest) and then sets and confirms its tag.
+// by digest) and then sets and confirms its tag, unless checkTags found it
+// pointing elsewhere under TagSkip.
 func (l *loader) pushArtifact(ctx context.Context, at *artifactTask) error {
 	if at.dup {
 		return nil
@@ -57,12 +58,16 @@ func (l *loader) pushArtifact(ctx context.Context, at *artifactTask) error {
 			return fail("manifest "+p.desc.Digest.String(), err)
 		}
 	}
-	if tag := at.a.Tag; tag != "" {
-		if err := l.placeTag(ctx, rc, at.root, tag); err != nil {
+	if tag := at.a.Tag; tag != "" && !at.skipTag {
+		if err := l.placeTag(ctx, rc, at); err != nil {
 			return fail("tag "+tag, err)
 		}
 	}
-	l.opts.Progress.Emit(progress.Event{Kind: progress.ArtifactDone, Name: l.t.host + "/" + at.repo + tagSuffix(at.a.Tag) + "@" + at.root.Digest.String(), ArtifactKind: at.a.Kind, Descriptor: at.root})
+	shown := at.a.Tag
+	if at.skipTag {
+		shown = ""
+	}
+	l.opts.Progress.Emit(progress.Event{Kind: progress.ArtifactDone, Name: l.t.host + "/" + at.repo + tagSuffix(shown) + "@" + at.root.Digest.String(), ArtifactKind: at.a.Kind, Descriptor: at.root})
 	return nil
 }
 
@@ -87,8 +92,14 @@ func (l *loader) placeManifest(ctx context.Context, rc *remote.Repository, p *pl
 	return nil
 }
 
-// placeTag points tag at root unless it already does, and confirms it.
-func (l *loader) placeTag(ctx context.Context, rc *remote.Repository, root ocispec.Descriptor, tag string) error {
+// placeTag points at's tag at its root unless it already does, and
+// confirms it. Unless the policy is TagOverwrite, a tag that another client
+// moved since checkTags is left alone (TagSkip) or fails the artifact.
+func (l *loader) placeTag(ctx context.Context, rc *remote.Repository, at *artifactTask) error {
+	root, tag := at.root, at.a.Tag
+	if skip, err := l.recheckTag(ctx, rc, at); skip || err != nil {
+		return err
+	}
 	raw, err := l.manifestBytes(ctx, root)
 	if err != nil {
 		return err

@@ -58,6 +58,10 @@ type artifactTask struct {
 	// dup marks an artifact the BOM lists again (same repository, tag and
 	// digest): it adds nothing to push.
 	dup bool
+	// tagExists: the registry's tag already points at root; conflict: it
+	// points elsewhere; skipTag: and stays there (TagSkip). Set by
+	// checkTags.
+	tagExists, conflict, skipTag bool
 }
 
 // placement is one manifest or index in one target repository. The first

@@ -32,6 +32,7 @@ type bundleStats struct {
 func newBundleInspectCmd(s streams) *cobra.Command {
 	var (
 		output string
+		rawBOM bool
 		trust  trustFlags
 	)
 	cmd := &cobra.Command{
@@ -39,19 +40,28 @@ func newBundleInspectCmd(s streams) *cobra.Command {
 		Short: "Show what a bundle holds: the set, images, charts, files, sizes",
 		Long: `inspect reads the BOM and the seek table of BUNDLE (a single file, its first
 part NAME.000, or the base name of a split set) without verifying anything;
-bundle verify proves what inspect shows.`,
+bundle verify proves what inspect shows. With --bom it prints meshpack/bom.json
+as stored, byte for byte (its sha256 is the digest an incremental bundle
+records as its base), for 'bundle diff' later.`,
 		Example: `  meshpack bundle inspect mesh.tar.zst
-  meshpack bundle inspect mesh.tar.zst.000 -o json`,
+  meshpack bundle inspect mesh.tar.zst.000 -o json
+  meshpack bundle inspect mesh.tar.zst --bom`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			if err := checkOutput(&output, formatText, formatJSON, formatYAML); err != nil {
 				return err
+			}
+			if rawBOM && output != formatText {
+				return usagef("--bom prints the BOM as stored (JSON); it excludes -o %s", output)
 			}
 			r, err := bundle.OpenWith(args[0], bundle.ReaderOptions{AllowRescan: trust.allowRescan})
 			if err != nil {
 				return err
 			}
 			defer r.Close()
+			if rawBOM {
+				return printRawBOM(s, r)
+			}
 			bom, err := r.BOM()
 			if err != nil {
 				return err
@@ -68,8 +78,23 @@ bundle verify proves what inspect shows.`,
 		},
 	}
 	outputFlag(cmd.Flags(), &output, formatText, formatText, formatJSON, formatYAML)
+	cmd.Flags().BoolVar(&rawBOM, "bom", false, "print the BOM (meshpack/bom.json) exactly as stored; it is JSON, so -o does not apply")
 	trust.registerRescan(cmd.Flags())
 	return cmd
+}
+
+// printRawBOM writes the stored bytes of the bundle's BOM to stdout,
+// after checking that they parse as a BOM of this schema.
+func printRawBOM(s streams, r *bundle.Reader) error {
+	if _, err := r.BOM(); err != nil {
+		return err
+	}
+	b, err := r.File(bundle.BOMName)
+	if err != nil {
+		return err
+	}
+	_, err = s.out.Write(b)
+	return err
 }
 
 func inspectTable(s streams, res inspectResult) error {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,6 +29,8 @@ type loadFlags struct {
 	output       string
 	maxBlobSize  string
 	maxTotalSize string
+	onExisting   string
+	dryRun       bool
 }
 
 func newBundleLoadCmd(s streams, g *globalFlags) *cobra.Command {
@@ -46,6 +49,14 @@ mounting layers shared between repositories, retrying failures and
 continuing interrupted uploads where the registry stopped. Manifests follow
 their blobs byte for byte, so every digest is the bundle's.
 
+Before the first push every tag the bundle sets is looked up in the
+registry: a tag already on another digest is a conflict, and by default
+(--on-existing-tag fail) the load stops, pushing nothing and listing every
+conflict; skip keeps the registry's tags (the bundle's manifests are still
+pushed by digest), overwrite moves them. --dry-run verifies and plans, asks
+the registry what it has (HEAD and GET only) and prints what would be
+pushed, mounted, skipped and retagged, writing nothing.
+
 BUNDLE is a single file, the first part NAME.000 of a split bundle, or its
 base name. Images keep their path below PREFIX (docker.io/istio/pilot ->
 HOST/PREFIX/istio/pilot; --path-mode flatten gives HOST/PREFIX/istio-pilot),
@@ -55,7 +66,8 @@ works against the registry). Re-run the same command after any interruption:
 it finishes the load and sends little again.`,
 		Example: `  meshpack bundle load mesh.tar.zst --registry registry.internal:5000/mesh --key cosign.pub
   meshpack bundle load mesh.tar.zst.000 --registry 127.0.0.1:5000/mesh --key cosign.pub --plain-http
-  meshpack bundle load mesh.tar.zst --registry harbor.internal/mesh --key cosign.pub -u robot --password-stdin -o json < token`,
+  meshpack bundle load mesh.tar.zst --registry harbor.internal/mesh --key cosign.pub -u robot --password-stdin -o json < token
+  meshpack bundle load mesh.tar.zst --registry registry.internal:5000/mesh --key cosign.pub --dry-run --on-existing-tag overwrite`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runLoad(cmd, s, g, &f, args[0]) },
 	}
@@ -74,6 +86,8 @@ it finishes the load and sends little again.`,
 	outputFlag(fs, &f.output, formatText, formatText, formatJSON, formatYAML)
 	fs.StringVar(&f.maxBlobSize, "max-blob-size", "64GiB", "refuse, before pushing anything, a bundle with a blob larger than this")
 	fs.StringVar(&f.maxTotalSize, "max-total-size", "", "refuse, before pushing anything, a bundle whose blobs together are larger than this (default: no total cap)")
+	fs.StringVar(&f.onExisting, "on-existing-tag", mirror.TagFail, "a tag the registry has on another digest: fail (push nothing, list every conflict), skip (keep the registry's tag) or overwrite (move it)")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "verify, plan and print what would be pushed, mounted, skipped and retagged, writing nothing to the registry")
 	return cmd
 }
 
@@ -117,6 +131,14 @@ func runLoad(cmd *cobra.Command, s streams, g *globalFlags, f *loadFlags, path s
 	})
 	pv.Finish(err == nil)
 	pl.Finish(err == nil)
+	if res != nil && res.DryRun && res.Plan != nil {
+		// A dry run reports its plan even when the load would be refused.
+		if ok, werr := writeStructured(s.out, f.output, res); ok {
+			return cmp.Or(err, werr)
+		}
+		printLoadPlan(s, path, res)
+		return err
+	}
 	if err != nil {
 		return err
 	}
@@ -161,6 +183,12 @@ func (f *loadFlags) options(s streams, g *globalFlags) (mirror.LoadOptions, erro
 	if f.pathMode != mirror.PathKeep && f.pathMode != mirror.PathFlatten {
 		return opts, usagef("--path-mode %q: want %s or %s", f.pathMode, mirror.PathKeep, mirror.PathFlatten)
 	}
+	switch f.onExisting {
+	case mirror.TagFail, mirror.TagSkip, mirror.TagOverwrite:
+	default:
+		return opts, usagef("--on-existing-tag %q: want %s, %s or %s", f.onExisting, mirror.TagFail, mirror.TagSkip, mirror.TagOverwrite)
+	}
+	opts.OnExistingTag, opts.DryRun = f.onExisting, f.dryRun
 	if f.concurrency < 1 {
 		return opts, usagef("--concurrency %d: want at least 1", f.concurrency)
 	}
@@ -219,4 +247,29 @@ func printLoadSummary(s streams, path string, r *mirror.LoadResult) {
 	if sigs > 0 {
 		fmt.Fprintf(s.out, "  and %d cosign signatures next to their images (cosign verify --key works against the registry)\n", sigs)
 	}
+	printTagConflicts(s, r)
+}
+
+// printLoadPlan prints what a dry run found a load would do.
+func printLoadPlan(s streams, path string, r *mirror.LoadResult) {
+	p := r.Plan
+	fmt.Fprintf(s.out, "dry run, nothing was written: loading %s into %s (verified: %s) would\n", sanitize(path), sanitize(r.Target), sanitize(r.Verified))
+	fmt.Fprintf(s.out, "  blobs: push %d (%s), mount %d (%s), skip %d already present (%s)\n",
+		p.BlobsToPush, progress.HumanBytes(p.BytesToPush), p.BlobsToMount, progress.HumanBytes(p.BytesToMount), p.BlobsToSkip, progress.HumanBytes(p.BytesToSkip))
+	fmt.Fprintf(s.out, "  manifests: push %d, %d already present\n", p.ManifestsToPush, p.ManifestsPresent)
+	fmt.Fprintf(s.out, "  tags: set %d, %d already right, retag %d, skip %d, %d conflicting\n", p.TagsToSet, p.TagsRight, p.TagsToRetag, p.TagsToSkip, p.TagsConflicting)
+	printTagConflicts(s, r)
+}
+
+// printTagConflicts lists the tags that were on other digests.
+func printTagConflicts(s streams, r *mirror.LoadResult) {
+	if len(r.TagConflicts) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TAG\tREGISTRY DIGEST\tBUNDLE DIGEST\tACTION")
+	for _, c := range r.TagConflicts {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", sanitize(c.Reference), sanitize(c.RegistryDigest), sanitize(c.BundleDigest), sanitize(c.Action))
+	}
+	tw.Flush()
 }

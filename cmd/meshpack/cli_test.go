@@ -109,6 +109,10 @@ func TestUsageErrors(t *testing.T) {
 		{"version -o xml", []string{"version", "-o", "xml"}, 2, `--output "xml"`},
 		{"bad mirror", []string{"resolve", "--istio", "1.30", "--mirror", "docker.io"}, 2, "want ORIGIN=REPLACEMENT"},
 		{"verify missing file", []string{"bundle", "verify", "--allow-unsigned", "/nonexistent/b.tar.zst"}, 1, "/nonexistent/b.tar.zst"},
+		{"missing argument", []string{"bundle", "verify", "--allow-unsigned"}, 2, "accepts 1 arg(s), received 0"},
+		{"extra argument", []string{"bundle", "inspect", "a.tar.zst", "b.tar.zst"}, 2, "received 2"},
+		{"unknown command", []string{"nosuch"}, 2, `unknown command "nosuch"`},
+		{"unknown subcommand", []string{"bundle", "nosuch"}, 2, `unknown command "nosuch" for "meshpack bundle"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 // TestDependencyHomes keeps each heavy dependency in its one package
 // (DESIGN.md "Layout"): cosign/sigstore in signing, CNCF Distribution and
 // logrus (which it logs through, bridged to slog there) in mirror/registry,
-// Helm in manifests/render and manifests/resolve; and keeps the format,
+// Helm in manifests/render, manifests/resolve and manifests/install; and keeps the format,
 // data and network packages leaves that never link them. The only packages
 // of ours bundle and signing may link are the leaves mediatype (constants),
 // atomicfile (publishing files; standard library only) and progress (the
@@ -24,7 +24,7 @@ func TestDependencyHomes(t *testing.T) {
 		"github.com/sigstore/":                     {mod + "signing"},
 		"github.com/distribution/distribution/v3/": {mod + "mirror/registry"},
 		"github.com/sirupsen/logrus":               {mod + "mirror/registry"},
-		"helm.sh/helm/":                            {mod + "manifests/render", mod + "manifests/resolve"},
+		"helm.sh/helm/":                            {mod + "manifests/render", mod + "manifests/resolve", mod + "manifests/install"},
 	}
 	for _, line := range strings.Split(strings.TrimSpace(direct), "\n") {
 		fields := strings.Fields(line)

@@ -30,7 +30,7 @@ import (
 // what an earlier one wrote (keys, lock, bundles). A command with examples
 // that is missing here fails the test.
 var exampleOrder = []string{"version", "versions", "keys generate", "resolve", "bundle create",
-	"bundle inspect", "bundle verify", "registry serve", "bundle load"}
+	"bundle inspect", "bundle diff", "bundle verify", "registry serve", "bundle load", "install"}
 
 // example is one Example line of a command's --help.
 type example struct {

@@ -76,6 +76,10 @@ func flagHints(err error) error {
 	case errors.Is(err, remote.ErrStalled):
 		return hintf(err, "check the registry and the network, or raise --stall-timeout for a very slow link")
 
+	// bundle load's tag policy.
+	case errors.Is(err, mirror.ErrTagConflict):
+		return fmt.Errorf("%w\nto load anyway, pass --on-existing-tag skip to keep the registry's tags or --on-existing-tag overwrite to move them (--dry-run shows what either would do)", err)
+
 	// bundle load's size caps.
 	case errors.As(err, &limit) && limitFlags[limit.Option] != "":
 		return hintf(err, "raise it with %s if that is expected", limitFlags[limit.Option])

@@ -25,6 +25,7 @@ func TestLayers(t *testing.T) {
 		"remote":            2, // every registry and HTTP request
 		"manifests/render":  2, // Helm rendering
 		"manifests/resolve": 3, // spec -> lock, through remote
+		"manifests/install": 3, // bundle -> install plan and rendered manifests, no network
 		"mirror":            3, // pull and load orchestration, through remote
 		"pack":              4, // one command's steps
 		"cmd/meshpack":      5,
@@ -63,6 +64,8 @@ func TestLayers(t *testing.T) {
 			[]string{mod + "remote", mod + "mirror", mod + "pack", mod + "cmd/"}},
 		// Resolve fetches through remote and knows nothing of moving content.
 		{[]string{mod + "manifests/resolve"}, []string{mod + "mirror", mod + "pack", mod + "cmd/"}},
+		// The install plan reads a bundle and renders; it never touches the network.
+		{[]string{mod + "manifests/install"}, []string{mod + "remote", mod + "mirror", mod + "pack", mod + "cmd/"}},
 		// The network layer serves everyone above it and imports none of them.
 		{[]string{mod + "remote"}, []string{mod + "mirror", mod + "manifests/resolve", mod + "manifests/render", mod + "pack", mod + "cmd/"}},
 	} {

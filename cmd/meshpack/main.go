@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 )
 
@@ -65,7 +66,7 @@ func exitCode(err error) int {
 	switch {
 	case errors.Is(err, context.Canceled):
 		return 130
-	case errors.As(err, &u):
+	case errors.As(err, &u), strings.HasPrefix(err.Error(), "unknown command "):
 		return 2
 	default:
 		return 1

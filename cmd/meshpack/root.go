@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -59,7 +60,38 @@ the bundle and loads it into any OCI registry.`,
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "log warnings and errors only; no progress")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newVersionCmd(s), newVersionsCmd(s), newResolveCmd(s, g), newBundleCmd(s, g), newKeysCmd(s), newRegistryCmd(s, g))
+	root.AddCommand(newVersionCmd(s), newVersionsCmd(s), newResolveCmd(s, g), newBundleCmd(s, g), newKeysCmd(s), newRegistryCmd(s, g), newInstallCmd(s, g))
 	withHints(root)
+	argsAreUsage(root)
 	return root
+}
+
+// argsAreUsage makes a wrong number or kind of positional arguments a usage
+// error (exit status 2) on every command, as bad flags already are; cobra
+// reports both as plain errors.
+func argsAreUsage(c *cobra.Command) {
+	if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
+		// A group such as `bundle`: cobra would print its help and exit 0
+		// for `meshpack bundle nosuch`.
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q for %q; see %s --help", args[0], cmd.CommandPath(), cmd.CommandPath())
+			}
+			return cmd.Help()
+		}
+	}
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			err := check(cmd, args)
+			var u usageError
+			if err != nil && !errors.As(err, &u) {
+				return usageError{err}
+			}
+			return err
+		}
+	}
+	for _, sub := range c.Commands() {
+		argsAreUsage(sub)
+	}
 }

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/lattice-mesh/meshpack/bundle"
+	"github.com/lattice-mesh/meshpack/manifests"
+	"github.com/lattice-mesh/meshpack/manifests/install"
+	"github.com/lattice-mesh/meshpack/manifests/render"
+)
+
+const installRegistry = "registry.internal:5000/mesh"
+
+// TestInstallRender renders real ambient and sidecar bundles built from the
+// fixture upstream and checks the files, their order, and that every image
+// (workloads, and the image values of ConfigMaps such as istiod's injector
+// values) is REGISTRY/…@sha256:<the BOM's digest>.
+func TestInstallRender(t *testing.T) {
+	e := env(t)
+	ambient := e.createBundle(t, "--ingress-gateway")
+	sidecar := e.createBundle(t, "--profile", "sidecar", "--cni")
+	for _, tc := range []struct {
+		name   string
+		bundle string
+		args   []string
+		mode   string
+		steps  []string
+		prom   string
+	}{
+		{"ambient", ambient, nil, install.PathKeep,
+			[]string{"gateway-api-crds", "base", "istiod", "cni", "ztunnel", "gateway", "kiali-server"}, ""},
+		{"ambient flatten", ambient, []string{"--path-mode", "flatten"}, install.PathFlatten,
+			[]string{"gateway-api-crds", "base", "istiod", "cni", "ztunnel", "gateway", "kiali-server"}, ""},
+		{"sidecar", sidecar, []string{"--prometheus-url", "http://prom.monitoring:9090"}, install.PathKeep,
+			[]string{"gateway-api-crds", "base", "istiod", "kiali-server"}, "http://prom.monitoring:9090"},
+		{"sidecar cni", sidecar, []string{"--cni"}, install.PathKeep, []string{"gateway-api-crds", "base", "istiod", "cni", "kiali-server"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			args := append([]string{"install", "--bundle", tc.bundle, "--registry", installRegistry, "--render", dir, "--key", e.pub()}, tc.args...)
+			if _, errOut, code := runCLI(t, "", args...); code != 0 {
+				t.Fatalf("exit %d\n%s", code, errOut)
+			}
+			var want []string
+			for i, s := range tc.steps {
+				want = append(want, fmt.Sprintf("%02d-%s.yaml", i, s))
+			}
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, en := range entries {
+				got = append(got, en.Name())
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("files = %v, want %v", got, want)
+			}
+			pinned := bomPins(t, tc.bundle, tc.mode)
+			seen := map[string]bool{}
+			for _, f := range got {
+				data, err := os.ReadFile(filepath.Join(dir, f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, img := range manifestImages(t, f, data) {
+					if img == "auto" && strings.HasSuffix(f, "-gateway.yaml") {
+						continue // replaced at injection by global.proxy.image
+					}
+					name, ok := pinned[stripTag(img)]
+					if !ok {
+						t.Errorf("%s: image %q is not REGISTRY/…@sha256 of a BOM digest", f, img)
+					}
+					seen[name] = true
+				}
+				if prom := tc.prom; strings.HasSuffix(f, "-kiali-server.yaml") {
+					if prom == "" {
+						prom = install.DefaultPrometheusURL
+					}
+					if !strings.Contains(string(data), prom) {
+						t.Errorf("%s: Prometheus URL %s not rendered", f, prom)
+					}
+				}
+			}
+			images := []string{"pilot", "proxyv2", "kiali"}
+			if slices.Contains(tc.steps, "cni") {
+				images = append(images, "install-cni")
+			}
+			if slices.Contains(tc.steps, "ztunnel") {
+				images = append(images, "ztunnel")
+			}
+			for _, w := range images {
+				if !seen[w] {
+					t.Errorf("no pinned %s image in the render (seen %v)", w, seen)
+				}
+			}
+		})
+	}
+}
+
+// TestInstallMissingDigest builds a bundle from a lock without the ztunnel
+// image: install must fail naming it, writing nothing.
+func TestInstallMissingDigest(t *testing.T) {
+	e := env(t)
+	dir := t.TempDir()
+	lockPath := filepath.Join(dir, "mesh.lock.yaml")
+	if _, errOut, code := e.meshpack(t, "resolve", lockPath, "--istio", "1.30.3", "--profile", "ambient", "--kiali"); code != 0 {
+		t.Fatalf("resolve: exit %d\n%s", code, errOut)
+	}
+	f, err := os.Open(lockPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock, err := manifests.LoadLock(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock.Images = slices.DeleteFunc(lock.Images, func(i manifests.LockedImage) bool { return i.Name == "ztunnel" })
+	data, err := lock.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(lockPath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "mesh.tar.zst")
+	if _, errOut, code := e.meshpack(t, "bundle", "create", out, "--lock", lockPath, "--key", e.key(), "--upstream-key", "istio-release="+e.istioPub); code != 0 {
+		t.Fatalf("bundle create: exit %d\n%s", code, errOut)
+	}
+	render := mkdir(filepath.Join(dir, "render"))
+	_, errOut, code := runCLI(t, "", "install", "--bundle", out, "--registry", installRegistry, "--render", render, "--key", e.pub())
+	if code != 1 || !strings.Contains(errOut, "docker.io/istio/ztunnel:1.30.3-distroless") {
+		t.Fatalf("exit %d, want 1 naming the ztunnel image:\n%s", code, errOut)
+	}
+	if entries, _ := os.ReadDir(render); len(entries) != 0 {
+		t.Errorf("a failed install wrote %d files", len(entries))
+	}
+}
+
+// TestInstallUsage checks the usage errors (exit 2) before any bundle is read.
+func TestInstallUsage(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no render", []string{"--bundle", "b", "--registry", "r:5000", "--allow-unsigned"}, "applying to a cluster is not implemented yet; use --render DIR"},
+		{"no bundle", []string{"--registry", "r:5000", "--render", dir}, "--bundle FILE is required"},
+		{"no registry", []string{"--bundle", "b", "--render", dir}, "--registry HOST[:PORT][/PREFIX] is required"},
+		{"bad registry", []string{"--bundle", "b", "--registry", "https://r", "--render", dir}, "--registry"},
+		{"path mode", []string{"--bundle", "b", "--registry", "r", "--path-mode", "flat", "--render", dir}, "--path-mode"},
+		{"render not a dir", []string{"--bundle", "b", "--registry", "r", "--render", file}, "not a directory"},
+		{"no key", []string{"--bundle", "b", "--registry", "r", "--render", dir}, "no --key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, errOut, code := runCLI(t, "", append([]string{"install"}, tc.args...)...)
+			if code != 2 || !strings.Contains(errOut, tc.want) {
+				t.Fatalf("exit %d, want 2 with %q:\n%s", code, tc.want, errOut)
+			}
+		})
+	}
+}
+
+// bomPins maps REGISTRY/<repository as bundle load maps it>@<digest> of
+// every image of the bundle's BOM to the image's name.
+func bomPins(t *testing.T, path, mode string) map[string]string {
+	t.Helper()
+	r, err := bundle.OpenWith(path, bundle.ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	bom, err := r.BOM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, a := range bom.Artifacts {
+		if a.Kind != bundle.KindImage {
+			continue
+		}
+		repo := a.Repository
+		if mode == install.PathFlatten {
+			repo = strings.ReplaceAll(repo, "/", "-")
+		}
+		out[installRegistry+"/"+repo+"@"+a.Digest] = a.Name
+	}
+	return out
+}
+
+// manifestImages returns every container image and every "image" value in
+// JSON ConfigMap data of a rendered file.
+func manifestImages(t *testing.T, name string, data []byte) []string {
+	t.Helper()
+	objs, err := render.Rendered{name: string(data)}.Objects()
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	var out []string
+	for _, o := range objs {
+		out = append(out, o.Images()...)
+		if o.Kind() != "ConfigMap" {
+			continue
+		}
+		d, _ := o.Data["data"].(map[string]any)
+		for _, v := range d {
+			var vals map[string]any
+			if s, _ := v.(string); json.Unmarshal([]byte(s), &vals) == nil {
+				out = append(out, install.ImageValues(vals)...)
+			}
+		}
+	}
+	return out
+}
+
+// stripTag drops the tag of a tag-plus-digest reference.
+func stripTag(ref string) string {
+	name, d, ok := strings.Cut(ref, "@")
+	if !ok {
+		return ref
+	}
+	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
+		name = name[:i]
+	}
+	return name + "@" + d
+}

@@ -89,4 +89,10 @@ if command -v helm >/dev/null; then
   run helm pull "oci://127.0.0.1:$PORT/mesh/charts/istiod" --version 1.30.3 --plain-http -d "$WORK/charts"
   ls -l "$WORK/charts"
 fi
+
+step "render the install from the bundle: every image pinned by digest to the internal registry"
+run "$MESHPACK" install --bundle "$WORK/mesh.tar.zst.000" --registry "127.0.0.1:$PORT/mesh" \
+  --key "$WORK/keys/cosign.pub" --render "$WORK/rendered"
+echo "image: lines in the render (busybox:1.28 stands only in istiod's opt-in grpc-simple injection template):"
+grep -hE '^ +image: ' "$WORK/rendered"/*.yaml | grep -v '{{' | sed 's/^ *image: *//; s/"//g' | sort -u
 step "done"

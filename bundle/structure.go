@@ -84,8 +84,12 @@ func checkStructure(r *Reader, bom *BOM, c *Check) (bombs map[string]bool) {
 		c.add(checkMetadataEntry(r, e, listed, bom != nil))
 		delete(listed, e.Name)
 	}
-	for _, f := range listed {
-		c.add(&Problem{Entry: f.Name, Offset: -1, Err: fmt.Errorf("listed in the BOM's files but not in the bundle: %w", ErrNotFound)})
+	if bom != nil {
+		for _, f := range bom.Files { // in BOM order, not map order
+			if _, absent := listed[f.Name]; absent {
+				c.add(&Problem{Entry: f.Name, Offset: -1, Err: fmt.Errorf("listed in the BOM's files but not in the bundle: %w", ErrNotFound)})
+			}
+		}
 	}
 	c.Summary = fmt.Sprintf("%d tar headers, padding and trailer as the TOC says; %d metadata files signed by the BOM", len(r.entries), nFiles)
 	return bombs

@@ -26,10 +26,19 @@ type streams struct {
 
 // globalFlags are the flags every command shares.
 type globalFlags struct {
-	verbose bool
-	quiet   bool
+	verbose   bool
+	quiet     bool
+	logFormat string // --log-format: text or json
+	logFile   string // --log-file: the audit log, appended to
+
+	// audit is the open --log-file while a command runs (see withAudit);
+	// nil without --log-file.
+	audit *auditLog
 }
 
+// logger returns the command's logger: to stderr at the level -v/-q choose,
+// as always, and, with --log-file, also to that file at info (debug with
+// -v) whatever -q says. --log-format chooses the format of both.
 func (g *globalFlags) logger(s streams) *slog.Logger {
 	level := slog.LevelInfo
 	switch {
@@ -38,7 +47,11 @@ func (g *globalFlags) logger(s streams) *slog.Logger {
 	case g.quiet:
 		level = slog.LevelWarn
 	}
-	return slog.New(slog.NewTextHandler(s.err, &slog.HandlerOptions{Level: level}))
+	h := g.handler(s.err, level)
+	if g.audit != nil {
+		h = slog.NewMultiHandler(h, g.audit.handler)
+	}
+	return slog.New(h)
 }
 
 func newRootCmd(in io.Reader, out, errOut io.Writer) *cobra.Command {
@@ -59,10 +72,13 @@ the bundle and loads it into any OCI registry.`,
 	root.SetErr(errOut)
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "log warnings and errors only; no progress")
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log line format: text or json (stderr and --log-file)")
+	root.PersistentFlags().StringVar(&g.logFile, "log-file", "", "also append the log, with an audit line at each command's start and end, to `FILE` (created 0600)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newVersionCmd(s), newVersionsCmd(s), newResolveCmd(s, g), newBundleCmd(s, g), newKeysCmd(s), newRegistryCmd(s, g), newInstallCmd(s, g))
 	withHints(root)
 	argsAreUsage(root)
+	withAudit(root, g)
 	return root
 }
 

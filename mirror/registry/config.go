@@ -29,7 +29,9 @@ type Config struct {
 	// HTTPS only.
 	TLSCert, TLSKey string
 	// Htpasswd is an htpasswd file with bcrypt hashes (htpasswd -B); when set,
-	// every request needs HTTP basic auth. The file must exist.
+	// every request needs HTTP basic auth. The file must exist. An accepted
+	// Authorization header is trusted for 60 s without another bcrypt check
+	// (only a salted hash of it is kept); editing the file ends that at once.
 	Htpasswd string
 	// Token, when set, makes every request need a bearer token from the
 	// token service it names (see TokenAuth); it excludes Htpasswd. For the
@@ -143,7 +145,7 @@ func (c Config) distribution() (*configuration.Configuration, error) {
 		if _, err := os.Stat(c.Htpasswd); err != nil {
 			return nil, fmt.Errorf("registry htpasswd %s: %w (create it with htpasswd -Bc)", c.Htpasswd, err)
 		}
-		cfg.Auth = configuration.Auth{"htpasswd": configuration.Parameters{
+		cfg.Auth = configuration.Auth{htpasswdCacheName: configuration.Parameters{
 			"realm": "meshpack-registry",
 			"path":  c.Htpasswd,
 		}}

@@ -10,7 +10,7 @@ MESHPACK_TOOLS_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/meshpack/tools/bin
 export MESHPACK_TOOLS_DIR
 export PATH := $(MESHPACK_TOOLS_DIR):$(PATH)
 
-.PHONY: build test test-short fuzz demo bench lint tools clean
+.PHONY: build test test-short fuzz demo bench lint tools notice clean
 
 build: ## build bin/meshpack
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/meshpack ./cmd/meshpack
@@ -38,6 +38,9 @@ bench: build ## benchmarks; results go to BENCHMARKS.md
 lint: ## gofmt + go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1; }
 	$(GO) vet ./...
+
+notice: ## regenerate NOTICE, the third-party license listing, from the module graph
+	$(GO) run ./hack/notice
 
 clean:
 	rm -rf bin dist

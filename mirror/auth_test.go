@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
 	orasremote "oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 
@@ -208,14 +207,7 @@ func loadedAll(cred auth.Credential) func(*testing.T, *mirror.LoadResult) {
 // password reaches an error or a log line.
 func TestCreateLoadBasicAuth(t *testing.T) {
 	const user, password = "admin", "Basic-pw-3f9c2e71a"
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	htpasswd := filepath.Join(t.TempDir(), "htpasswd")
-	if err := os.WriteFile(htpasswd, []byte(user+":"+string(hash)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	htpasswd := registrytest.Htpasswd(t, user, password)
 	logs := &registrytest.LogBuffer{}
 	src := registrytest.NewWithConfig(t, registry.Config{Root: t.TempDir(), Htpasswd: htpasswd, Logger: debugLogger(logs)})
 	dst := registrytest.NewWithConfig(t, registry.Config{Root: t.TempDir(), Htpasswd: htpasswd, Logger: debugLogger(logs)})

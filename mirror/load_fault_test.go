@@ -6,14 +6,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
 	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"github.com/lattice-mesh/meshpack/mirror"
@@ -183,14 +180,7 @@ func TestLoadChunked(t *testing.T) {
 // TestLoadAuth loads into a registry with basic auth.
 func TestLoadAuth(t *testing.T) {
 	f := sharedBundle(t)
-	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	htpasswd := filepath.Join(t.TempDir(), "htpasswd")
-	if err := os.WriteFile(htpasswd, []byte("admin:"+string(hash)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	htpasswd := registrytest.Htpasswd(t, "admin", "s3cret")
 	host := registrytest.NewWithConfig(t, registry.Config{Root: t.TempDir(), Htpasswd: htpasswd})
 	for _, tc := range []struct {
 		name, password string

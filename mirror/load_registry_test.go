@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/lattice-mesh/meshpack/mirror"
 	"github.com/lattice-mesh/meshpack/mirror/registry"
@@ -100,14 +99,7 @@ func closedPort(t *testing.T) string {
 // authRegistry starts the embedded registry with basic auth (admin:s3cret).
 func authRegistry(t *testing.T) string {
 	t.Helper()
-	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	htpasswd := filepath.Join(t.TempDir(), "htpasswd")
-	if err := os.WriteFile(htpasswd, []byte("admin:"+string(hash)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	htpasswd := registrytest.Htpasswd(t, "admin", "s3cret")
 	return registrytest.NewWithConfig(t, registry.Config{Root: t.TempDir(), Htpasswd: htpasswd})
 }
 

@@ -232,9 +232,9 @@ func TestPullFaults(t *testing.T) {
 		{name: "503 twice", proxy: &pullFaultProxy{fault: fault503, times: 2},
 			check: getsAtLeast(3), within: 20 * time.Second},
 		{name: "429 with Retry-After 1", proxy: &pullFaultProxy{fault: fault429, times: 1, retryAfter: "1"},
-			check: waitedBetween(time.Second, 5*time.Second), within: 20 * time.Second},
+			check: waitedBetween(time.Second, 10*time.Second), within: 20 * time.Second},
 		{name: "429 with Retry-After one hour", proxy: &pullFaultProxy{fault: fault429, times: 1, retryAfter: "3600"},
-			check: waitedBetween(time.Second, 10*time.Second), within: 30 * time.Second},
+			check: waitedBetween(time.Second, 20*time.Second), within: 40 * time.Second},
 		{name: "slow first byte within the response timeout", proxy: &pullFaultProxy{fault: faultSlowHeaders, times: 1, delay: time.Second},
 			copts: remote.Options{ResponseTimeout: 10 * time.Second}, check: getsExactly(1), within: 20 * time.Second},
 		{name: "headers later than the response timeout", proxy: &pullFaultProxy{fault: faultSlowHeaders, times: 1, delay: 5 * time.Second},
@@ -247,7 +247,8 @@ func TestPullFaults(t *testing.T) {
 			wantErr: errAny, want: []string{"403"}, within: 20 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
+			// Not parallel: the timing checks below (retry waits, response
+			// timeouts) must not compete with each other for 2 cores.
 			p := tc.proxy
 			p.next, p.blob = up.handler, layer.Digest
 			ps := httptest.NewServer(p)

@@ -8,7 +8,6 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -17,12 +16,12 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/lattice-mesh/meshpack/manifests"
 	"github.com/lattice-mesh/meshpack/manifests/resolve"
 	"github.com/lattice-mesh/meshpack/mirror"
 	"github.com/lattice-mesh/meshpack/mirror/registry"
+	"github.com/lattice-mesh/meshpack/mirror/registry/registrytest"
 	"github.com/lattice-mesh/meshpack/remote"
 	"github.com/lattice-mesh/meshpack/signing"
 )
@@ -140,14 +139,7 @@ func TestHintServeWarnings(t *testing.T) {
 // writeHtpasswd writes an htpasswd file with one bcrypt entry.
 func writeHtpasswd(t *testing.T) string {
 	t.Helper()
-	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "htpasswd")
-	if err := os.WriteFile(path, []byte("admin:"+string(hash)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := registrytest.Htpasswd(t, "admin", "s3cret")
 	return path
 }
 

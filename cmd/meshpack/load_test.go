@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"github.com/lattice-mesh/meshpack/bundle"
 	"github.com/lattice-mesh/meshpack/mirror"
+	"github.com/lattice-mesh/meshpack/mirror/registry/registrytest"
 )
 
 // serveRegistry runs `meshpack registry serve` on a free loopback port until
@@ -171,14 +171,7 @@ func checkRegistry(t *testing.T, path string, res *mirror.LoadResult, cred *auth
 func TestE2ELoadFlags(t *testing.T) {
 	e := env(t)
 	path := e.createBundle(t)
-	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	htpasswd := filepath.Join(t.TempDir(), "htpasswd")
-	if err := os.WriteFile(htpasswd, []byte("admin:"+string(hash)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	htpasswd := registrytest.Htpasswd(t, "admin", "s3cret")
 	addr := serveRegistry(t, "--htpasswd", htpasswd)
 	load := []string{"bundle", "load", path, "--registry", addr + "/mesh", "--plain-http", "--state-dir", "none"}
 	for _, tc := range []struct {

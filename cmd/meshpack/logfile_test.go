@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	"golang.org/x/crypto/bcrypt"
 	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"github.com/lattice-mesh/meshpack/mirror/registry"
@@ -212,14 +211,7 @@ func TestLogFileNoPassword(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "no-docker-config.json"), []byte(`{"auths":{}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	htpasswd := filepath.Join(dir, "htpasswd")
-	if err := os.WriteFile(htpasswd, []byte("admin:"+string(hash)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	htpasswd := registrytest.Htpasswd(t, "admin", password)
 	src := registrytest.NewWithConfig(t, registry.Config{Root: t.TempDir(), Htpasswd: htpasswd})
 	dst := registrytest.NewWithConfig(t, registry.Config{Root: t.TempDir(), Htpasswd: htpasswd})
 	basic := auth.Credential{Username: "admin", Password: password}

@@ -10,7 +10,7 @@ MESHPACK_TOOLS_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/meshpack/tools/bin
 export MESHPACK_TOOLS_DIR
 export PATH := $(MESHPACK_TOOLS_DIR):$(PATH)
 
-.PHONY: build test test-short fuzz demo bench lint tools notice clean
+.PHONY: build test test-short fuzz demo bench lint tools kube-apiserver notice clean
 
 build: ## build bin/meshpack
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/meshpack ./cmd/meshpack
@@ -18,9 +18,12 @@ build: ## build bin/meshpack
 tools: ## install the Debian packages and client CLIs the tests use
 	bash hack/test-setup.sh
 
-test: tools ## run every test with the real tools, then each fuzz target briefly (CI runs this)
-	MESHPACK_REQUIRE_TOOLS=1 $(GO) test -timeout 30m ./...
+test: tools kube-apiserver ## run every test with the real tools, then each fuzz target briefly (CI runs this)
+	MESHPACK_REQUIRE_TOOLS=1 MESHPACK_KUBE_APISERVER=1 $(GO) test -timeout 30m ./...
 	GO=$(GO) FUZZTIME=200x bash hack/fuzz.sh
+
+kube-apiserver: ## build kube-apiserver + etcd for the install tests, once per machine (cold ~10 min; the tests start one per test on loopback)
+	bash hack/kube-apiserver.sh build >/dev/null
 
 FUZZTIME ?= 10s
 fuzz: ## run every fuzz target for FUZZTIME each: make fuzz FUZZTIME=1m

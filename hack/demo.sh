@@ -95,4 +95,18 @@ run "$MESHPACK" install --bundle "$WORK/mesh.tar.zst.000" --registry "127.0.0.1:
   --key "$WORK/keys/cosign.pub" --render "$WORK/rendered"
 echo "image: lines in the render (busybox:1.28 stands only in istiod's opt-in grpc-simple injection template):"
 grep -hE '^ +image: ' "$WORK/rendered"/*.yaml | grep -v '{{' | sed 's/^ *image: *//; s/"//g' | sort -u
+if bash hack/kube-apiserver.sh built; then
+  step "install into a real kube-apiserver (built for make test; it has no kubelet, so --wait=false)"
+  bash hack/kube-apiserver.sh up "$WORK/kapi" 2>/dev/null
+  PIDS_KAPI="$WORK/kapi"
+  trap 'bash hack/kube-apiserver.sh down "$PIDS_KAPI" || true; cleanup' EXIT
+  run "$MESHPACK" install --bundle "$WORK/mesh.tar.zst.000" --registry "127.0.0.1:$PORT/mesh" \
+    --key "$WORK/keys/cosign.pub" --kubeconfig "$WORK/kapi/kubeconfig" --wait=false
+  step "audit: every image of the mesh pinned by digest to the internal registry"
+  run "$MESHPACK" audit --kubeconfig "$WORK/kapi/kubeconfig"
+  step "uninstall (CRDs stay)"
+  run "$MESHPACK" uninstall --kubeconfig "$WORK/kapi/kubeconfig"
+else
+  echo "(no test kube-apiserver built on this machine: make test builds it once; the demo then also installs)"
+fi
 step "done"

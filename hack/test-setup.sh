@@ -16,6 +16,8 @@ command -v skopeo >/dev/null || need_apt+=(skopeo)
 [ -x /usr/bin/docker-registry ] || need_apt+=(docker-registry)
 command -v sha256sum >/dev/null || need_apt+=(coreutils)
 command -v tar >/dev/null || need_apt+=(tar)
+command -v openssl >/dev/null || need_apt+=(openssl)   # hack/kube-apiserver.sh: test PKI
+command -v curl >/dev/null || need_apt+=(curl)         # hack/kube-apiserver.sh: readiness
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO="sudo"

@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
+	"oras.land/oras-go/v2/content"
+
 	"github.com/lattice-mesh/meshpack/remote"
+	"github.com/lattice-mesh/meshpack/signing"
 )
 
 // Tag policies of LoadOptions.OnExistingTag: what Load does with a tag the
@@ -100,7 +104,10 @@ func (l *loader) checkTags(ctx context.Context, p *loadPlan) ([]TagConflict, err
 			return nil, fmt.Errorf("%s into %s/%s: resolve tag %s: %w", at.label, l.t.host, at.repo, at.a.Tag, hint(err))
 		}
 		at.tagExists = found && got == at.root.Digest
-		if !found || got == at.root.Digest {
+		if found && got != at.root.Digest && l.sameSigner(ctx, rc, at.a.Tag, got) {
+			at.tagExists = true // the digest is signed already, by the same key
+		}
+		if !found || at.tagExists {
 			continue
 		}
 		at.skipTag = l.opts.OnExistingTag == TagSkip
@@ -117,6 +124,43 @@ func (l *loader) checkTags(ctx context.Context, p *loadPlan) ([]TagConflict, err
 		return conflicts, &TagConflictError{Target: l.t.String(), Conflicts: conflicts}
 	}
 	return conflicts, nil
+}
+
+// sameSigner reports whether tag is a cosign signature tag
+// (sha256-<hex>.sig) whose manifest in the registry, got, holds a valid
+// signature of that digest by LoadOptions.Key. Loading the next bundle signed
+// with the same key then leaves the registry's signature as it is: an ECDSA
+// signature differs each time it is made, so the two signature manifests
+// differ while saying the same thing. Any doubt (no key, a fetch error, a
+// signature by another key) is a conflict, handled by the tag policy.
+func (l *loader) sameSigner(ctx context.Context, rc *remote.Repository, tag string, got digest.Digest) bool {
+	hex, ok := strings.CutSuffix(strings.TrimPrefix(tag, "sha256-"), ".sig")
+	if l.opts.Key == nil || !ok || !strings.HasPrefix(tag, "sha256-") {
+		return false
+	}
+	subject, err := digest.Parse("sha256:" + hex)
+	if err != nil {
+		return false
+	}
+	desc, err := rc.Resolve(ctx, got.String())
+	if err != nil || desc.Size > 4<<20 {
+		return false
+	}
+	r, err := rc.Fetch(ctx, desc)
+	if err != nil {
+		return false
+	}
+	manifest, err := content.ReadAll(r, desc)
+	r.Close()
+	if err != nil {
+		return false
+	}
+	sig, err := signing.ParseSignatureImage(ctx, rc, manifest)
+	if err != nil {
+		return false
+	}
+	_, err = signing.Verify(ctx, l.opts.Key, subject, sig)
+	return err == nil
 }
 
 // unskipped drops the tag from the reference of every artifact whose tag

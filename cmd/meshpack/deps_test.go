@@ -24,7 +24,9 @@ func TestDependencyHomes(t *testing.T) {
 		"github.com/sigstore/":                     {mod + "signing"},
 		"github.com/distribution/distribution/v3/": {mod + "mirror/registry"},
 		"github.com/sirupsen/logrus":               {mod + "mirror/registry"},
-		"helm.sh/helm/":                            {mod + "manifests/render", mod + "manifests/resolve", mod + "manifests/install"},
+		"helm.sh/helm/":                            {mod + "manifests/render", mod + "manifests/resolve", mod + "manifests/install", mod + "cluster"},
+		"k8s.io/client-go/":                        {mod + "cluster"},
+		"k8s.io/cli-runtime/":                      {mod + "cluster"},
 	}
 	for _, line := range strings.Split(strings.TrimSpace(direct), "\n") {
 		fields := strings.Fields(line)

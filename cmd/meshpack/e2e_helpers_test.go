@@ -65,6 +65,7 @@ func (e *e2eEnv) setup() error {
 	e.istioPub = pub
 	u, err := upstream.Start(context.Background(), upstream.Options{
 		Sign: upstream.SignWith(signer), Testdata: testdataDir(), ExtraImages: []string{"docker.io/library/app:1", exampleImage},
+		IstioVersions: []string{"1.30.3", "1.30.4"}, // 1.30.4: the next patch, for upgrades
 	})
 	if err != nil {
 		return err
@@ -99,11 +100,19 @@ func (e *e2eEnv) meshpack(t *testing.T, args ...string) (string, string, int) {
 	return runCLI(t, "", append(args, e.mirrors...)...)
 }
 
-// createBundle makes a signed ambient bundle and returns its path.
+// createBundle makes a signed ambient bundle of Istio 1.30.3 and returns
+// its path.
 func (e *e2eEnv) createBundle(t *testing.T, extra ...string) string {
 	t.Helper()
+	return e.createBundleOf(t, "1.30.3", extra...)
+}
+
+// createBundleOf makes a signed ambient bundle of an Istio version the
+// fixture serves (1.30.3, 1.30.4).
+func (e *e2eEnv) createBundleOf(t *testing.T, istio string, extra ...string) string {
+	t.Helper()
 	out := filepath.Join(t.TempDir(), "mesh.tar.zst")
-	args := append([]string{"bundle", "create", out, "--istio", "1.30.3", "--profile", "ambient", "--kiali",
+	args := append([]string{"bundle", "create", out, "--istio", istio, "--profile", "ambient", "--kiali",
 		"--key", e.key(), "--upstream-key", "istio-release=" + e.istioPub}, extra...)
 	if _, errOut, code := e.meshpack(t, args...); code != 0 {
 		t.Fatalf("bundle create: exit %d\n%s", code, errOut)

@@ -30,7 +30,7 @@ import (
 // what an earlier one wrote (keys, lock, bundles). A command with examples
 // that is missing here fails the test.
 var exampleOrder = []string{"version", "versions", "keys generate", "resolve", "bundle create",
-	"bundle inspect", "bundle diff", "bundle verify", "registry serve", "bundle load", "install"}
+	"bundle inspect", "bundle diff", "bundle verify", "registry serve", "bundle load", "install", "audit", "uninstall"}
 
 // example is one Example line of a command's --help.
 type example struct {
@@ -63,8 +63,12 @@ func TestHelpExamples(t *testing.T) {
 	hosts := strings.NewReplacer(
 		"registry.internal:5000", open, "127.0.0.1:5000", open, "harbor.internal", authed,
 		"nexus.example.com/dockerhub", fixtureMirror(t, e, "docker.io"))
+	kubeconfig := exampleCluster(t, dir)
 	for _, ex := range examples {
 		t.Run(ex.command+": "+ex.line, func(t *testing.T) {
+			if needsCluster(ex) && kubeconfig == "" {
+				t.Skip("needs a kube-apiserver: MESHPACK_KUBE_APISERVER=1 (make test)")
+			}
 			args := make([]string, len(ex.args))
 			for i, a := range ex.args {
 				args[i] = hosts.Replace(a)
@@ -281,4 +285,47 @@ func selfSignedPEM(t *testing.T) (crt, key string) {
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
 		string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}))
+}
+
+// needsCluster reports whether an example talks to a Kubernetes cluster.
+func needsCluster(ex example) bool {
+	switch ex.command {
+	case "audit", "uninstall":
+		return true
+	case "install":
+		return !slices.Contains(ex.args, "--render")
+	}
+	return false
+}
+
+// exampleCluster starts a kube-apiserver for the examples, when one can be
+// built, and writes its kubeconfig where they look: enclave.kubeconfig in
+// dir and the default ~/.kube/config of the examples' HOME. The test plays
+// the controllers, so an install's --wait sees its workloads roll out.
+// It returns "" when no kube-apiserver is available.
+func exampleCluster(t *testing.T, dir string) string {
+	t.Helper()
+	if os.Getenv("MESHPACK_KUBE_APISERVER") != "1" && os.Getenv("MESHPACK_REQUIRE_TOOLS") != "1" {
+		return ""
+	}
+	kc := kubeServer(t)
+	data, err := os.ReadFile(kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join(dir, "enclave.kubeconfig"), filepath.Join(dir, "home", ".kube", "config")} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// client-go found ~/.kube/config before HOME moved; KUBECONFIG is
+	// what a user of that HOME would have.
+	t.Setenv("KUBECONFIG", filepath.Join(dir, "home", ".kube", "config"))
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go playController(ctx, kubeClient(t, kc))
+	return kc
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lattice-mesh/meshpack/bundle"
+	"github.com/lattice-mesh/meshpack/cluster"
 	"github.com/lattice-mesh/meshpack/manifests"
 	"github.com/lattice-mesh/meshpack/manifests/resolve"
 	"github.com/lattice-mesh/meshpack/mirror"
@@ -43,8 +44,18 @@ func flagHints(err error) error {
 		limit    *mirror.LimitError
 		upstream *mirror.UpstreamError
 		compat   *resolve.IncompatibleError
+		pre      *cluster.PreflightError
+		timeout  *cluster.TimeoutError
 	)
 	switch {
+	case errors.Is(err, cluster.ErrNoKubeconfig):
+		return usagef("%v: pass --kubeconfig FILE (and --context NAME), or set KUBECONFIG", err)
+	case errors.Is(err, cluster.ErrUnreachable):
+		return fmt.Errorf("%w\n(check --kubeconfig and --context: kubectl version --kubeconfig FILE --context NAME reaches the same server)", err)
+	case errors.As(err, &pre):
+		return preflightHints(err, pre.Report)
+	case errors.As(err, &timeout):
+		return fmt.Errorf("%w\n(to give each step longer: --timeout; to apply without waiting: --wait=false)", err)
 	case errors.As(err, &key) && errors.Is(err, pack.ErrMissingKey):
 		return usagef("%v; fetch that key, check it, and pass --upstream-key %s=FILE (or --verify-upstream=if-signed or off to carry such images unverified)", err, key.Name)
 	case errors.As(err, &key):
@@ -151,3 +162,21 @@ var serveFlags = strings.NewReplacer(
 // serveWarning turns a warning of the embedded registry (Server.Warnings)
 // into CLI terms.
 func serveWarning(w string) string { return serveFlags.Replace(w) }
+
+// preflightHints adds the flags that address a failed preflight.
+func preflightHints(err error, r *cluster.Preflight) error {
+	var next []string
+	if len(r.Missing) > 0 {
+		next = append(next, "load the bundle first: meshpack bundle load BUNDLE --registry with the same --registry and --path-mode")
+	}
+	for _, rc := range r.Releases {
+		if rc.Action == cluster.ActionDowngrade {
+			next = append(next, "to downgrade anyway: --force")
+			break
+		}
+	}
+	if len(next) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w\n(%s)", err, strings.Join(next, "; "))
+}

@@ -6,10 +6,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/lattice-mesh/meshpack/bundle"
+	"github.com/lattice-mesh/meshpack/cluster"
 	"github.com/lattice-mesh/meshpack/manifests/install"
 	"github.com/lattice-mesh/meshpack/mirror"
 )
@@ -19,7 +21,16 @@ type installFlags struct {
 	bundle        string
 	registry      string
 	render        string
-	namespace     string
+	kube          kubeFlags
+	net           netFlags
+	wait          bool
+	timeout       time.Duration
+	force         bool
+	preflightOnly bool
+	output        string
+	valueFiles    []string
+	sets          []string
+	pullSecret    string
 	cni           bool
 	prometheusURL string
 	pathMode      string
@@ -28,14 +39,11 @@ type installFlags struct {
 	trust         trustFlags
 }
 
-// errApplyNotImplemented is the usage error of install without --render.
-const errApplyNotImplemented = "applying to a cluster is not implemented yet; use --render DIR"
-
 func newInstallCmd(s streams, g *globalFlags) *cobra.Command {
 	var f installFlags
 	cmd := &cobra.Command{
-		Use:   "install --bundle FILE --registry HOST[:PORT][/PREFIX] --render DIR (--key cosign.pub | --allow-unsigned)",
-		Short: "Render the mesh install from a bundle, every image pinned by digest to the internal registry",
+		Use:   "install --bundle FILE --registry HOST[:PORT][/PREFIX] (--key cosign.pub | --allow-unsigned) [--render DIR]",
+		Short: "Install (or upgrade) the mesh from a bundle, every image pinned by digest to the internal registry",
 		Long: `install verifies the bundle offline first (as bundle verify does), then plans
 the install from it: the Gateway API CRDs, then the Istio charts base, istiod,
 cni (ambient, or --cni for sidecar), ztunnel (ambient), the ingress gateway (if
@@ -44,26 +52,48 @@ of Istio's Helm docs. Charts are read straight from the bundle. Every image —
 pilot, proxyv2 for every injected proxy, install-cni, ztunnel, kiali — is
 pinned by the digest the bundle's BOM records, in --registry (where bundle load
 put it, with the same --path-mode); an image without a digest fails, there is
-no fall-back to tags.
+no fall-back to tags and no mutating webhook.
 
---render DIR writes exactly what would be applied, one numbered file per step
-in install order (00-gateway-api-crds.yaml, 01-base.yaml, …), for GitOps. DIR
-is created when missing and must hold no earlier render. Applying to a
-cluster is not implemented yet.`,
+Before changing anything a preflight checks: the API server is reachable and
+its version is in the set's Kubernetes range; every pinned digest is in the
+registry (each missing one is listed); the releases already there (fresh
+install, same version, upgrade, or a downgrade, refused without --force); and
+Gateway API CRDs of another version or channel. --preflight-only stops there.
+
+Then each step is applied in order — the CRDs server-side, each chart as a Helm
+release in process — and, with --wait (the default), each step's Deployments
+and DaemonSets must roll out before the next starts (--timeout per step). A
+bundle with a newer Istio upgrades the releases in place, in the same order.
+Re-running after an interruption continues where it stopped. The install is
+recorded in ConfigMap meshpack-install, which audit and uninstall read.
+
+--render DIR writes exactly what would be applied instead, one numbered file
+per step (00-gateway-api-crds.yaml, 01-base.yaml, …), for GitOps: no cluster
+is needed. DIR is created when missing and must hold no earlier render.`,
 		Example: `  meshpack install --bundle mesh.tar.zst --registry registry.internal:5000/mesh --key cosign.pub --render rendered
-  meshpack install --bundle mesh.tar.zst --registry registry.internal:5000/mesh --key cosign.pub --cni --render rendered-cni`,
+  meshpack install --bundle mesh.tar.zst --registry registry.internal:5000/mesh --key cosign.pub --preflight-only
+  meshpack install --bundle mesh.tar.zst --registry registry.internal:5000/mesh --key cosign.pub --kubeconfig enclave.kubeconfig --timeout 10m`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runInstall(cmd, s, g, &f) },
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.bundle, "bundle", "", "the bundle (FILE, FILE.000 of a split set) to install from (required)")
 	fs.StringVar(&f.registry, "registry", "", "where the bundle was loaded: HOST[:PORT][/PREFIX] (required)")
-	fs.StringVar(&f.render, "render", "", "write the manifests into this existing directory instead of applying them")
-	fs.StringVar(&f.namespace, "namespace", install.DefaultNamespace, "namespace of the Istio control plane and Kiali")
+	fs.StringVar(&f.render, "render", "", "write the manifests into this directory instead of applying them (no cluster needed)")
+	f.kube.register(fs)
+	f.net.register(fs, false)
 	fs.BoolVar(&f.cni, "cni", false, "install the Istio CNI node agent in sidecar mode (ambient always does)")
 	fs.StringVar(&f.prometheusURL, "prometheus-url", install.DefaultPrometheusURL, "the Prometheus Kiali reads")
 	fs.StringVar(&f.pathMode, "path-mode", mirror.PathKeep, "repository paths below PREFIX, as given to bundle load: keep (istio/pilot) or flatten (istio-pilot)")
-	fs.StringVar(&f.kubeVersion, "kubernetes-version", "", "the Kubernetes version the charts are rendered for, e.g. 1.33 (default: render's)")
+	fs.StringVar(&f.kubeVersion, "kubernetes-version", "", "with --render: the Kubernetes version the charts are rendered for, e.g. 1.33 (default: the spec's cluster version, else 1.32)")
+	fs.StringArrayVar(&f.valueFiles, "values", nil, "user values for one chart, layered over meshpack's: CHART=FILE (repeatable; charts: base, istiod, cni, ztunnel, gateway, kiali-server)")
+	fs.StringArrayVar(&f.sets, "set", nil, "one user value: CHART.key=value in helm's --set syntax, e.g. istiod.pilot.resources.requests.cpu=500m (repeatable; applied after --values)")
+	fs.StringVar(&f.pullSecret, "image-pull-secret", "", "the Secret every workload and injected proxy pulls images with (create it in each namespace first)")
+	fs.BoolVar(&f.wait, "wait", true, "wait for each step's Deployments and DaemonSets to roll out before the next step")
+	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "how long each step may take to roll out (and CRDs to be established)")
+	fs.BoolVar(&f.force, "force", false, "allow a downgrade: install charts older than the ones deployed")
+	fs.BoolVar(&f.preflightOnly, "preflight-only", false, "run the preflight checks, report, and change nothing")
+	outputFlag(fs, &f.output, formatText, formatText, formatJSON, formatYAML)
 	fs.StringVar(&f.key, "key", "", "cosign public key: verify the BOM signature and every image signature first")
 	f.trust.register(fs)
 	return cmd
@@ -83,8 +113,20 @@ func (f *installFlags) check() error {
 	if f.pathMode != mirror.PathKeep && f.pathMode != mirror.PathFlatten {
 		return usagef("--path-mode %q: want %s or %s", f.pathMode, mirror.PathKeep, mirror.PathFlatten)
 	}
+	if err := checkOutput(&f.output, formatText, formatJSON, formatYAML); err != nil {
+		return err
+	}
+	if f.timeout <= 0 {
+		return usagef("--timeout %s: want a positive duration, e.g. 5m", f.timeout)
+	}
 	if f.render == "" {
-		return usagef(errApplyNotImplemented)
+		if f.kubeVersion != "" {
+			return usagef("--kubernetes-version applies to --render only: an install renders for the cluster's own version")
+		}
+		return f.net.check()
+	}
+	if f.preflightOnly {
+		return usagef("--preflight-only checks a cluster; --render needs none: use one of them")
 	}
 	st, err := os.Stat(f.render)
 	switch {
@@ -105,6 +147,10 @@ func runInstall(cmd *cobra.Command, s streams, g *globalFlags, f *installFlags) 
 	if err := f.check(); err != nil {
 		return err
 	}
+	uv, err := install.ParseUserValues(f.valueFiles, f.sets)
+	if err != nil {
+		return usageError{err}
+	}
 	v, err := f.trust.verifier(f.key)
 	if err != nil {
 		return err
@@ -122,19 +168,47 @@ func runInstall(cmd *cobra.Command, s streams, g *globalFlags, f *installFlags) 
 	}
 	defer r.Close()
 	plan, err := install.NewPlan(cmd.Context(), install.FromBundle(r), install.Options{
-		Registry: f.registry, PathMode: f.pathMode, Namespace: f.namespace, CNI: f.cni,
+		Values: uv, ImagePullSecret: f.pullSecret,
+		Registry: f.registry, PathMode: f.pathMode, Namespace: f.kube.namespace, CNI: f.cni,
 		PrometheusURL: f.prometheusURL, KubeVersion: f.kubeVersion,
 	})
 	if err != nil {
 		return err
 	}
-	ms, err := install.Render(cmd.Context(), plan, f.render)
+	for _, w := range plan.Warnings {
+		fmt.Fprintln(s.err, "warning:", sanitize(w))
+	}
+	if f.render != "" {
+		return renderInstall(cmd, s, plan, f.render)
+	}
+	client, err := f.net.client(s.in, nil, g.logger(s))
+	if err != nil {
+		return err
+	}
+	res, err := cluster.Install(cmd.Context(), plan, cluster.Options{
+		Kube: f.kube.kube(), Registry: cluster.RemoteRegistry(client), Wait: f.wait, Timeout: f.timeout,
+		Force: f.force, PreflightOnly: f.preflightOnly, Log: stepLogger(s, g),
+	})
+	if res != nil && res.Preflight != nil {
+		if ok, werr := writeStructured(s.out, f.output, res); ok {
+			if werr != nil {
+				return werr
+			}
+		} else {
+			printInstall(s, plan, res, f.preflightOnly)
+		}
+	}
+	return err
+}
+
+func renderInstall(cmd *cobra.Command, s streams, plan *install.Plan, dir string) error {
+	ms, err := install.Render(cmd.Context(), plan, dir)
 	if err != nil {
 		return err
 	}
 	for _, m := range ms {
-		fmt.Fprintf(s.err, "wrote %s\n", filepath.Join(f.render, m.File))
+		fmt.Fprintf(s.err, "wrote %s\n", filepath.Join(dir, m.File))
 	}
-	fmt.Fprintf(s.err, "rendered Istio %s (%s): %d steps into %s\n", plan.Istio, plan.Profile, len(ms), f.render)
+	fmt.Fprintf(s.err, "rendered Istio %s (%s): %d steps into %s\n", plan.Istio, plan.Profile, len(ms), dir)
 	return nil
 }

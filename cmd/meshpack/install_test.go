@@ -156,7 +156,10 @@ func TestInstallUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no render", []string{"--bundle", "b", "--registry", "r:5000", "--allow-unsigned"}, "applying to a cluster is not implemented yet; use --render DIR"},
+		{"preflight-only with render", []string{"--bundle", "b", "--registry", "r:5000", "--allow-unsigned", "--preflight-only", "--render", dir}, "--preflight-only checks a cluster"},
+		{"kubernetes-version without render", []string{"--bundle", "b", "--registry", "r:5000", "--allow-unsigned", "--kubernetes-version", "1.33"}, "--kubernetes-version applies to --render only"},
+		{"zero timeout", []string{"--bundle", "b", "--registry", "r:5000", "--allow-unsigned", "--timeout", "0s"}, "--timeout 0s: want a positive duration"},
+		{"password without user", []string{"--bundle", "b", "--registry", "r:5000", "--allow-unsigned", "--password-stdin"}, "--password-stdin needs --username"},
 		{"no bundle", []string{"--registry", "r:5000", "--render", dir}, "--bundle FILE is required"},
 		{"no registry", []string{"--bundle", "b", "--render", dir}, "--registry HOST[:PORT][/PREFIX] is required"},
 		{"bad registry", []string{"--bundle", "b", "--registry", "https://r", "--render", dir}, "--registry"},
@@ -235,4 +238,48 @@ func stripTag(ref string) string {
 		name = name[:i]
 	}
 	return name + "@" + d
+}
+
+// TestInstallUserValues: --set and --values reach the charts, a value that
+// changes a pinned image warns and fails the render, bad forms are usage
+// errors before the bundle is read.
+func TestInstallUserValues(t *testing.T) {
+	e := env(t)
+	b := e.createBundle(t)
+	vals := filepath.Join(t.TempDir(), "istiod.yaml")
+	if err := os.WriteFile(vals, []byte("pilot:\n  env:\n    PILOT_TRACE_SAMPLING: \"7\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"install", "--bundle", b, "--registry", installRegistry, "--key", e.pub()}
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"values and pull secret", []string{"--values", "istiod=" + vals, "--image-pull-secret", "enclave-pull"}, 0, "rendered Istio 1.30.3"},
+		{"unpinned image", []string{"--set", "istiod.image=docker.io/istio/pilot:1.30.3"}, 1, "warning: istiod: user values change image from " + installRegistry},
+		{"unknown chart", []string{"--set", "pilot.image=x"}, 2, `chart "pilot": want one of`},
+		{"bad values form", []string{"--values", vals}, 2, "want CHART=FILE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "out")
+			_, errOut, code := runCLI(t, "", append(append(base, "--render", dir), tc.args...)...)
+			if code != tc.code || !strings.Contains(errOut, tc.stderr) {
+				t.Fatalf("exit %d, want %d with %q\n%s", code, tc.code, tc.stderr, errOut)
+			}
+			if code != 0 {
+				return
+			}
+			istiod, err := os.ReadFile(filepath.Join(dir, "02-istiod.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"PILOT_TRACE_SAMPLING", "- name: enclave-pull"} {
+				if !strings.Contains(string(istiod), want) {
+					t.Errorf("02-istiod.yaml lacks %q", want)
+				}
+			}
+		})
+	}
 }

@@ -28,6 +28,7 @@ func TestLayers(t *testing.T) {
 		"manifests/install": 3, // bundle -> install plan and rendered manifests, no network
 		"mirror":            3, // pull and load orchestration, through remote
 		"pack":              4, // one command's steps
+		"cluster":           4, // plan -> a real cluster: preflight, install, wait, uninstall, audit
 		"cmd/meshpack":      5,
 	}
 	imports := goList(t, "-f", "{{.ImportPath}} {{join .Imports \" \"}}", mod+"...")
@@ -64,7 +65,9 @@ func TestLayers(t *testing.T) {
 			[]string{mod + "remote", mod + "mirror", mod + "pack", mod + "cmd/"}},
 		// Resolve fetches through remote and knows nothing of moving content.
 		{[]string{mod + "manifests/resolve"}, []string{mod + "mirror", mod + "pack", mod + "cmd/"}},
-		// The install plan reads a bundle and renders; it never touches the network.
+		// The install plan reads a bundle and renders through Helm; it never
+		// talks to a registry, and reaches a cluster only through the Helm
+		// configuration the cluster package hands it.
 		{[]string{mod + "manifests/install"}, []string{mod + "remote", mod + "mirror", mod + "pack", mod + "cmd/"}},
 		// The network layer serves everyone above it and imports none of them.
 		{[]string{mod + "remote"}, []string{mod + "mirror", mod + "manifests/resolve", mod + "manifests/render", mod + "pack", mod + "cmd/"}},

@@ -51,8 +51,8 @@ func TestDigestOnlyAndVersion(t *testing.T) {
 		{"reg:5000/istio/pilot@sha256:ab", "reg:5000/istio/pilot@sha256:ab"},
 		{"reg:5000/istio/pilot:1.30.3", "reg:5000/istio/pilot:1.30.3"},
 	} {
-		if got := digestOnly(tc.in); got != tc.want {
-			t.Errorf("digestOnly(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := DigestOnly(tc.in); got != tc.want {
+			t.Errorf("DigestOnly(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 	for _, tc := range []struct {

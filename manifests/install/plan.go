@@ -9,10 +9,13 @@ package install
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
 	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chartutil"
 
+	"github.com/lattice-mesh/meshpack/manifests"
 	"github.com/lattice-mesh/meshpack/manifests/render"
 )
 
@@ -53,6 +56,12 @@ type Options struct {
 	// KubeVersion is the Kubernetes version charts see ("1.33"); empty is
 	// the cluster version the bundle's spec named, else render's default.
 	KubeVersion string
+	// ImagePullSecret names a Secret every workload (and every injected
+	// proxy) pulls with.
+	ImagePullSecret string
+	// Values are user values per chart, layered over meshpack's; changing
+	// a pinned value adds a warning to Plan.Warnings.
+	Values UserValues
 }
 
 // Step is one thing to apply: the CRD file, or one Helm release.
@@ -78,7 +87,21 @@ type Plan struct {
 	// Profile is "sidecar" or "ambient"; Istio the version.
 	Profile string
 	Istio   string
-	Steps   []Step
+	// Kubernetes is the set's supported Kubernetes minor range.
+	Kubernetes manifests.KubernetesRange
+	// GatewayAPI and GatewayAPIChannel are the set's Gateway API.
+	GatewayAPI        string
+	GatewayAPIChannel string
+	// Namespace is the control plane's namespace; PathMode how images are
+	// laid out below Registry.
+	Namespace string
+	PathMode  string
+	// BundleID identifies the bundle everywhere: "sha256:" + the hex
+	// sha256 of its meshpack/bom.json (empty when the source cannot say).
+	BundleID string
+	Steps    []Step
+	// Warnings are user values that change what meshpack set.
+	Warnings []string
 	// pinned is every image reference the rendered objects may use.
 	pinned map[string]bool
 }
@@ -111,7 +134,16 @@ func NewPlan(ctx context.Context, src Source, opts Options) (*Plan, error) {
 	if opts.KubeVersion == "" {
 		opts.KubeVersion = set.ClusterKubernetes // the cluster the spec named, if any
 	}
-	p := &Plan{Registry: opts.Registry, KubeVersion: opts.KubeVersion, Profile: set.Profile, Istio: set.Istio, pinned: map[string]bool{}}
+	p := &Plan{
+		Registry: opts.Registry, KubeVersion: opts.KubeVersion, Profile: set.Profile, Istio: set.Istio,
+		Kubernetes: set.Kubernetes, GatewayAPI: set.GatewayAPI, GatewayAPIChannel: set.GatewayAPIChannel,
+		Namespace: opts.Namespace, PathMode: opts.PathMode, pinned: map[string]bool{},
+	}
+	if id, ok := src.(interface{ BundleID() (string, error) }); ok {
+		if p.BundleID, err = id.BundleID(); err != nil {
+			return nil, err
+		}
+	}
 	for src, d := range c.digests {
 		p.pinned[targetRepo(opts.Registry, c.repos[src], opts.PathMode)+"@"+d] = true
 	}
@@ -142,7 +174,7 @@ func NewPlan(ctx context.Context, src Source, opts Options) (*Plan, error) {
 			return nil, fmt.Errorf("install plan: %s values (every image is pinned by the digest in the bundle's BOM): %w", name, err)
 		}
 		rel, ns := releaseOf(name, opts.Namespace)
-		p.Steps = append(p.Steps, Step{Name: name, Release: rel, Namespace: ns, Chart: ch, Values: vals})
+		p.Steps = append(p.Steps, Step{Name: name, Release: rel, Namespace: ns, Chart: ch, Values: p.userLayer(name, vals, opts)})
 	}
 	if _, ok := c.charts[render.ChartKiali]; ok && set.Kiali != "" {
 		ch, err := chartOf(ctx, src, c, render.ChartKiali)
@@ -156,12 +188,43 @@ func NewPlan(ctx context.Context, src Source, opts Options) (*Plan, error) {
 		vals["external_services"] = map[string]any{"prometheus": map[string]any{"url": opts.PrometheusURL}}
 		vals = retarget(vals, opts.Registry, opts.PathMode).(map[string]any)
 		rel, ns := releaseOf(render.ChartKiali, opts.Namespace)
-		p.Steps = append(p.Steps, Step{Name: render.ChartKiali, Release: rel, Namespace: ns, Chart: ch, Values: vals})
+		p.Steps = append(p.Steps, Step{Name: render.ChartKiali, Release: rel, Namespace: ns, Chart: ch, Values: p.userLayer(render.ChartKiali, vals, opts)})
 	}
 	return p, nil
 }
 
+// userLayer adds the pull secret to a chart's pinned values, then the
+// user's values, recording a warning for each pinned value they change.
+func (p *Plan) userLayer(chart string, vals map[string]any, opts Options) map[string]any {
+	if opts.ImagePullSecret != "" {
+		vals = chartutil.MergeTables(pullSecretValues(chart, opts.ImagePullSecret), vals)
+	}
+	vals, warns := layer(chart, vals, opts.Values[chart])
+	p.Warnings = append(p.Warnings, warns...)
+	return vals
+}
+
+// Pinned returns every image reference the plan's objects may use
+// (REGISTRY/…@sha256:…), sorted.
+func (p *Plan) Pinned() []string {
+	out := make([]string, 0, len(p.pinned))
+	for r := range p.pinned {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// IsPinned reports whether image (a tag-plus-digest reference counts by its
+// digest) is one of the plan's pinned references.
+func (p *Plan) IsPinned(image string) bool { return p.pinned[DigestOnly(image)] }
+
 func (o *Options) defaults() error {
+	for chart := range o.Values {
+		if err := checkChartName(chart); err != nil {
+			return fmt.Errorf("user values: %w", err)
+		}
+	}
 	if o.Registry == "" || strings.Contains(o.Registry, "://") || strings.Contains(o.Registry, "@") {
 		return fmt.Errorf("registry %q: want HOST[:PORT][/PREFIX], where the bundle was loaded", o.Registry)
 	}

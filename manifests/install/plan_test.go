@@ -147,7 +147,7 @@ func TestPlan(t *testing.T) {
 						continue
 					}
 					seen[img] = true
-					if !pinned[digestOnly(img)] {
+					if !pinned[DigestOnly(img)] {
 						t.Errorf("%s: image %q is not a pinned BOM reference", m.File, img)
 					}
 				}

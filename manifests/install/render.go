@@ -1,7 +1,6 @@
 package install
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,8 +12,6 @@ import (
 	"sort"
 	"strings"
 
-	"helm.sh/helm/v3/pkg/releaseutil"
-	"sigs.k8s.io/yaml"
 
 	"github.com/lattice-mesh/meshpack/atomicfile"
 	"github.com/lattice-mesh/meshpack/manifests/render"
@@ -29,12 +26,11 @@ type Manifest struct {
 }
 
 // Manifests renders every step in install order: the CRD file as carried,
-// each chart's objects (its crds/ first, then the rendered templates in
-// Helm's install order). This is the one code path both Render and an
-// install use. It fails when any rendered image, or any image value in a
-// ConfigMap (istiod's injector values), is not pinned by a BOM digest in the
-// plan's registry; the gateway's "image: auto" is replaced at injection by
-// global.proxy.image and is the one exception.
+// then each chart's release manifest as Helm renders it offline (RunStep
+// without a cluster: what an install applies, through the same code). It
+// fails when any rendered image, or any image value in a ConfigMap
+// (istiod's injector values), is not pinned by a BOM digest in the plan's
+// registry; the gateway's "image: auto" is replaced by the pinned proxy.
 func (p *Plan) Manifests(ctx context.Context) ([]Manifest, error) {
 	out := make([]Manifest, 0, len(p.Steps))
 	for i, s := range p.Steps {
@@ -47,7 +43,7 @@ func (p *Plan) Manifests(ctx context.Context) ([]Manifest, error) {
 			out = append(out, m)
 			continue
 		}
-		data, err := p.renderStep(s)
+		data, err := p.renderStep(ctx, s)
 		if err != nil {
 			return nil, err
 		}
@@ -57,41 +53,12 @@ func (p *Plan) Manifests(ctx context.Context) ([]Manifest, error) {
 	return out, nil
 }
 
-func (p *Plan) renderStep(s Step) ([]byte, error) {
-	r, err := render.Chart(s.Chart, s.Values, render.Release{Name: s.Release, Namespace: s.Namespace, KubeVersion: p.KubeVersion})
+func (p *Plan) renderStep(ctx context.Context, s Step) ([]byte, error) {
+	rel, err := p.RunStep(ctx, Helm{}, s)
 	if err != nil {
 		return nil, err
 	}
-	objs, err := r.Objects()
-	if err != nil {
-		return nil, err
-	}
-	rank := map[string]int{}
-	for i, k := range releaseutil.InstallOrder {
-		rank[k] = i + 1
-	}
-	order := func(k string) int {
-		if r, ok := rank[k]; ok {
-			return r
-		}
-		return len(rank) + 1
-	}
-	sort.SliceStable(objs, func(i, j int) bool { return order(objs[i].Kind()) < order(objs[j].Kind()) })
-	var buf bytes.Buffer
-	for _, crd := range s.Chart.CRDObjects() {
-		fmt.Fprintf(&buf, "---\n# Source: %s\n%s\n", crd.Filename, bytes.TrimSpace(crd.File.Data))
-	}
-	for _, o := range objs {
-		if err := p.checkPinned(s.Name, o); err != nil {
-			return nil, err
-		}
-		y, err := yaml.Marshal(o.Data)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %s %s: %w", s.Name, o.Kind(), o.Name(), err)
-		}
-		fmt.Fprintf(&buf, "---\n# Source: %s\n%s", o.File, y)
-	}
-	return buf.Bytes(), nil
+	return ReleaseManifest(rel), nil
 }
 
 // checkPinned refuses any image of o that is not a pinned reference of the
@@ -99,10 +66,7 @@ func (p *Plan) renderStep(s Step) ([]byte, error) {
 func (p *Plan) checkPinned(step string, o render.Object) error {
 	imgs := o.Images()
 	for _, img := range imgs {
-		if step == render.ChartGateway && img == "auto" {
-			continue
-		}
-		if !p.pinned[digestOnly(img)] {
+		if !p.pinned[DigestOnly(img)] {
 			return fmt.Errorf("%s: %s %s renders image %q, which is not pinned by a bundle digest in %s; refusing to fall back to tags", step, o.Kind(), o.Name(), img, p.Registry)
 		}
 	}
@@ -117,7 +81,7 @@ func (p *Plan) checkPinned(step string, o render.Object) error {
 			continue
 		}
 		for _, img := range ImageValues(vals) {
-			if !p.pinned[digestOnly(img)] {
+			if !p.pinned[DigestOnly(img)] {
 				return fmt.Errorf("%s: ConfigMap %s %s sets image %q, which is not pinned by a bundle digest in %s", step, o.Name(), key, img, p.Registry)
 			}
 		}
@@ -125,10 +89,10 @@ func (p *Plan) checkPinned(step string, o render.Object) error {
 	return nil
 }
 
-// digestOnly drops the tag of a tag-plus-digest reference
+// DigestOnly drops the tag of a tag-plus-digest reference
 // (REG/istio/ztunnel:1.30.3-distroless@sha256:… → REG/istio/ztunnel@sha256:…):
 // runtimes pull such a reference by its digest alone.
-func digestOnly(ref string) string {
+func DigestOnly(ref string) string {
 	name, d, ok := strings.Cut(ref, "@")
 	if !ok {
 		return ref

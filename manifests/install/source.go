@@ -44,6 +44,16 @@ type bundleSource struct{ r *bundle.Reader }
 
 func (s bundleSource) BOM() (*bundle.BOM, error) { return s.r.BOM() }
 
+// BundleID is "sha256:" + the hex sha256 of the bundle's meshpack/bom.json,
+// the identity every command reports.
+func (s bundleSource) BundleID() (string, error) {
+	data, err := s.r.File(bundle.BOMName)
+	if err != nil {
+		return "", err
+	}
+	return digest.FromBytes(data).String(), nil
+}
+
 // Chart reads the OCI Helm chart artifact a (config = Chart.yaml as JSON,
 // one layer = the chart .tgz) and loads its archive.
 func (s bundleSource) Chart(ctx context.Context, a bundle.Artifact) (*chart.Chart, error) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/Masterminds/semver/v3"
 	"helm.sh/helm/v3/pkg/chart"
 
 	"github.com/lattice-mesh/meshpack/manifests"
@@ -17,7 +18,9 @@ import (
 // The value paths (re-checked by a render test, DESIGN.md "Install"):
 //   - istiod: image (containing "/", used whole), global.proxy.image and
 //     global.proxy_init.image (used whole by the injection templates),
-//     global.agentgateway.image when req.Agentgateway; global.hub too.
+//     global.agentgateway.image when req.Agentgateway (an error before Istio
+//     1.29: the 1.28 injector ConfigMap has no agentgateway template, so the
+//     key would be set and never read); global.hub too.
 //   - cni: image (used whole).
 //   - ztunnel: hub, variant "" and tag "<tag>[-variant]@sha256:…" (a tag plus
 //     digest reference; runtimes resolve it by digest).
@@ -55,6 +58,9 @@ func PinnedValues(component string, req IstioRequest, digests map[string]string,
 		g["proxy"] = map[string]any{"image": proxy}
 		g["proxy_init"] = map[string]any{"image": proxy}
 		if req.Agentgateway {
+			if err := agentgatewaySupported(req.Version); err != nil {
+				return nil, err
+			}
 			ag, err := pin("agentgateway")
 			if err != nil {
 				return nil, err
@@ -84,6 +90,21 @@ func PinnedValues(component string, req IstioRequest, digests map[string]string,
 		vals["tag"] = tag + "@" + d
 	}
 	return vals, nil
+}
+
+// agentgatewaySupported refuses agentgateway before Istio 1.29: the 1.28
+// istiod chart ships files/agentgateway.yaml, but its istio-sidecar-injector
+// ConfigMap does not load it, so global.agentgateway.image would be ignored
+// (and Istio published no agentgateway image for 1.28).
+func agentgatewaySupported(version string) error {
+	v, err := semver.NewVersion(version)
+	if err != nil {
+		return fmt.Errorf("istio %s: agentgateway needs Istio 1.29 or later, and %q is not a version", version, version)
+	}
+	if v.LessThan(semver.MustParse("1.29.0-0")) {
+		return fmt.Errorf("istio %s: agentgateway needs Istio 1.29 or later (the %s istiod chart has no agentgateway injection template); drop agentgateway", version, version)
+	}
+	return nil
 }
 
 // KialiPinnedValues returns KialiValues with the kiali-server image pointed at

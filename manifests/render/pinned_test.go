@@ -117,6 +117,9 @@ func TestPinnedValuesErrors(t *testing.T) {
 		{"missing cni digest", ChartCNI, req, digests, "image docker.io/istio/install-cni:1.30.3: no digest given"},
 		{"bad digest", ChartIstiod, req, map[string]string{"docker.io/istio/pilot:1.30.3": "sha256:abc"}, `digest "sha256:abc" is not sha256:<64 hex>`},
 		{"no hub", ChartIstiod, IstioRequest{Version: istioVersion}, digests, "the request needs Hub and Version"},
+		{"agentgateway before 1.29", ChartIstiod, IstioRequest{Version: "1.28.10", Hub: dockerHub, Agentgateway: true}, map[string]string{
+			"docker.io/istio/pilot:1.28.10": fakeDigest("p"), "docker.io/istio/proxyv2:1.28.10": fakeDigest("x"), "docker.io/istio/agentgateway:1.28.10": fakeDigest("a"),
+		}, "agentgateway needs Istio 1.29 or later"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -166,3 +166,30 @@ func lookup(m map[string]any, path ...string) any {
 	}
 	return cur
 }
+
+// KubeVersion parses a Kubernetes version as Release.KubeVersion takes it
+// ("1.32", "v1.32.4"; empty is the default charts see offline).
+func KubeVersion(in string) (*chartutil.KubeVersion, error) { return parseKubeVersion(in) }
+
+// ParseObjects parses a multi-document YAML stream (a Helm release
+// manifest) into objects, each with the "# Source:" template it came from.
+func ParseObjects(manifest string) ([]Object, error) {
+	var out []Object
+	for _, doc := range strings.Split("\n"+manifest, "\n---") {
+		src := ""
+		for _, line := range strings.Split(doc, "\n") {
+			if s, ok := strings.CutPrefix(line, "# Source: "); ok {
+				src = s
+				break
+			}
+		}
+		var m map[string]any
+		if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
+			return nil, fmt.Errorf("manifest of %s: %w", src, err)
+		}
+		if len(m) > 0 {
+			out = append(out, Object{File: src, Data: m})
+		}
+	}
+	return out, nil
+}

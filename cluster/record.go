@@ -1,0 +1,84 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/lattice-mesh/meshpack/manifests/install"
+)
+
+// RecordName is the ConfigMap, in the control plane's namespace, where an
+// install records what it installed: the bundle, the registry and every
+// pinned image. audit and uninstall read it.
+const RecordName = "meshpack-install"
+
+// Record is what an install left in RecordName.
+type Record struct {
+	Bundle    string   `json:"bundle"`
+	Istio     string   `json:"istio"`
+	Profile   string   `json:"profile"`
+	Registry  string   `json:"registry"`
+	PathMode  string   `json:"pathMode"`
+	Namespace string   `json:"namespace"`
+	Releases  []string `json:"releases"` // "NAMESPACE/RELEASE", in install order
+	Images    []string `json:"images"`
+	Installed string   `json:"installed"`
+}
+
+func recordOf(p *install.Plan) Record {
+	r := Record{Bundle: p.BundleID, Istio: p.Istio, Profile: p.Profile, Registry: p.Registry, PathMode: p.PathMode,
+		Namespace: p.Namespace, Images: p.Pinned(), Installed: time.Now().UTC().Format(time.RFC3339)}
+	for _, s := range p.Steps {
+		if s.Release != "" {
+			r.Releases = append(r.Releases, s.Namespace+"/"+s.Release)
+		}
+	}
+	return r
+}
+
+// writeRecord creates or replaces the record of p.
+func writeRecord(ctx context.Context, c *conn, p *install.Plan) error {
+	r := recordOf(p)
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: RecordName, Namespace: p.Namespace, Labels: map[string]string{"app.kubernetes.io/managed-by": FieldManager}},
+		Data: map[string]string{
+			"bundle": r.Bundle, "istio": r.Istio, "profile": r.Profile, "registry": r.Registry, "pathMode": r.PathMode,
+			"namespace": r.Namespace, "releases": strings.Join(r.Releases, "\n"), "images": strings.Join(r.Images, "\n"), "installed": r.Installed,
+		},
+	}
+	cms := c.typed.CoreV1().ConfigMaps(p.Namespace)
+	_, err := cms.Update(ctx, cm, metav1.UpdateOptions{FieldManager: FieldManager})
+	if apierrors.IsNotFound(err) {
+		_, err = cms.Create(ctx, cm, metav1.CreateOptions{FieldManager: FieldManager})
+	}
+	if err != nil {
+		return fmt.Errorf("recording the install in ConfigMap %s/%s: %w", p.Namespace, RecordName, err)
+	}
+	return nil
+}
+
+// readRecord reads the record in namespace; found is false when there is none.
+func readRecord(ctx context.Context, c *conn, namespace string) (Record, bool, error) {
+	cm, err := c.typed.CoreV1().ConfigMaps(namespace).Get(ctx, RecordName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return Record{}, false, nil
+	}
+	if err != nil {
+		return Record{}, false, fmt.Errorf("reading ConfigMap %s/%s: %w", namespace, RecordName, err)
+	}
+	d := cm.Data
+	lines := func(s string) []string {
+		if s == "" {
+			return nil
+		}
+		return strings.Split(s, "\n")
+	}
+	return Record{Bundle: d["bundle"], Istio: d["istio"], Profile: d["profile"], Registry: d["registry"], PathMode: d["pathMode"],
+		Namespace: d["namespace"], Releases: lines(d["releases"]), Images: lines(d["images"]), Installed: d["installed"]}, true, nil
+}

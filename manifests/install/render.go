@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strings"
 
-
 	"github.com/lattice-mesh/meshpack/atomicfile"
 	"github.com/lattice-mesh/meshpack/manifests/render"
 )

@@ -106,3 +106,14 @@ func (t target) repo(p string) string {
 	}
 	return t.prefix + "/" + p
 }
+
+// TargetPath returns where Load puts BOM repository repo ("istio/pilot",
+// "charts/istiod") in registry (HOST[:PORT][/PREFIX]) under path mode mode:
+// the host and the repository path below it.
+func TargetPath(registry, mode, repo string) (host, path string, err error) {
+	t, err := parseTarget(registry, mode)
+	if err != nil {
+		return "", "", err
+	}
+	return t.host, t.repo(repo), nil
+}

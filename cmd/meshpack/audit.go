@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -51,7 +52,7 @@ meshpack-install. Offenders are printed and the exit status is 1.`,
 					}
 					fmt.Fprintf(s.out, "%s %s/%s container %s%s: %s\n", o.Kind, o.Namespace, sanitize(o.Name), sanitize(o.Container), init, sanitize(o.Image))
 				}
-				fmt.Fprintf(s.out, "%d containers checked in %v and injected proxies everywhere: %d not pinned\n", rep.Containers, rep.Namespaces, len(rep.Offenders))
+				fmt.Fprintf(s.out, "%d containers checked (every one in %s; injected proxies in every namespace): %d not pinned\n", rep.Containers, strings.Join(rep.Namespaces, ", "), len(rep.Offenders))
 			} else if werr != nil {
 				return werr
 			}

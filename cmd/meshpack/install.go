@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,13 +13,16 @@ import (
 
 	"github.com/lattice-mesh/meshpack/bundle"
 	"github.com/lattice-mesh/meshpack/cluster"
+	"github.com/lattice-mesh/meshpack/manifests"
 	"github.com/lattice-mesh/meshpack/manifests/install"
 	"github.com/lattice-mesh/meshpack/mirror"
+	"github.com/lattice-mesh/meshpack/remote"
 )
 
 // installFlags are the flags of meshpack install.
 type installFlags struct {
 	bundle        string
+	lock          string
 	registry      string
 	render        string
 	kube          kubeFlags
@@ -42,13 +46,15 @@ type installFlags struct {
 func newInstallCmd(s streams, g *globalFlags) *cobra.Command {
 	var f installFlags
 	cmd := &cobra.Command{
-		Use:   "install --bundle FILE --registry HOST[:PORT][/PREFIX] (--key cosign.pub | --allow-unsigned) [--render DIR]",
+		Use:   "install (--bundle FILE (--key cosign.pub | --allow-unsigned) | --lock FILE) --registry HOST[:PORT][/PREFIX] [--render DIR]",
 		Short: "Install (or upgrade) the mesh from a bundle, every image pinned by digest to the internal registry",
 		Long: `install verifies the bundle offline first (as bundle verify does), then plans
 the install from it: the Gateway API CRDs, then the Istio charts base, istiod,
 cni (ambient, or --cni for sidecar), ztunnel (ambient), the ingress gateway (if
 the bundle carries it) and kiali-server, with the release names and namespaces
-of Istio's Helm docs. Charts are read straight from the bundle. Every image —
+of Istio's Helm docs. Charts are read straight from the bundle — or, with
+--lock FILE instead of --bundle, from the registry the bundle was loaded into,
+each checked against the lock's digest. Every image —
 pilot, proxyv2 for every injected proxy, install-cni, ztunnel, kiali — is
 pinned by the digest the bundle's BOM records, in --registry (where bundle load
 put it, with the same --path-mode); an image without a digest fails, there is
@@ -78,6 +84,7 @@ is needed. DIR is created when missing and must hold no earlier render.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.bundle, "bundle", "", "the bundle (FILE, FILE.000 of a split set) to install from (required)")
+	fs.StringVar(&f.lock, "lock", "", "instead of --bundle: the lock the loaded bundle was made from; charts and files are read from --registry and checked against it")
 	fs.StringVar(&f.registry, "registry", "", "where the bundle was loaded: HOST[:PORT][/PREFIX] (required)")
 	fs.StringVar(&f.render, "render", "", "write the manifests into this directory instead of applying them (no cluster needed)")
 	f.kube.register(fs)
@@ -101,8 +108,18 @@ is needed. DIR is created when missing and must hold no earlier render.`,
 
 // check validates every flag before the bundle is read.
 func (f *installFlags) check() error {
-	if f.bundle == "" {
-		return usagef("--bundle FILE is required: the bundle to install from")
+	switch {
+	case f.bundle == "" && f.lock == "":
+		return usagef("--bundle FILE is required: the bundle to install from (or --lock FILE: its charts from the registry it was loaded into)")
+	case f.bundle != "" && f.lock != "":
+		return usagef("--bundle and --lock exclude each other: --lock reads the charts from the registry, --bundle from the bundle")
+	case f.lock != "" && (f.key != "" || f.trust.allowUnsigned):
+		return usagef("--key and --allow-unsigned verify a bundle; with --lock there is none (charts are checked against the lock's digests)")
+	}
+	if f.lock != "" {
+		if err := f.net.check(); err != nil {
+			return err
+		}
 	}
 	if f.registry == "" {
 		return usagef("--registry HOST[:PORT][/PREFIX] is required: where the bundle was loaded (bundle load --registry)")
@@ -151,23 +168,18 @@ func runInstall(cmd *cobra.Command, s streams, g *globalFlags, f *installFlags) 
 	if err != nil {
 		return usageError{err}
 	}
-	v, err := f.trust.verifier(f.key)
+	var client *remote.Client
+	if f.lock != "" || f.render == "" {
+		if client, err = f.net.client(s.in, nil, g.logger(s)); err != nil {
+			return err
+		}
+	}
+	src, closeSrc, err := f.source(cmd, s, g, client)
 	if err != nil {
 		return err
 	}
-	// One reader for verification and planning: what is planned is what
-	// was verified (a split set's parts included).
-	pr := newMeter(s.err, "verify", g.quiet)
-	r, _, err := mirror.OpenVerified(cmd.Context(), f.bundle, mirror.VerifyFileOptions{
-		VerifyOptions: mirror.VerifyOptions{Key: v, AllowUnsigned: f.trust.allowUnsigned, Progress: pr.verified},
-		FileOptions:   mirror.FileOptions{AllowRescan: f.trust.allowRescan, Opened: func(st bundle.Stats) { pr.Start(st.BlobBytes) }},
-	})
-	pr.Finish(err == nil)
-	if err != nil {
-		return fmt.Errorf("bundle %s: %w (bundle verify shows every check)", f.bundle, err)
-	}
-	defer r.Close()
-	plan, err := install.NewPlan(cmd.Context(), install.FromBundle(r), install.Options{
+	defer closeSrc()
+	plan, err := install.NewPlan(cmd.Context(), src, install.Options{
 		Values: uv, ImagePullSecret: f.pullSecret,
 		Registry: f.registry, PathMode: f.pathMode, Namespace: f.kube.namespace, CNI: f.cni,
 		PrometheusURL: f.prometheusURL, KubeVersion: f.kubeVersion,
@@ -180,10 +192,6 @@ func runInstall(cmd *cobra.Command, s streams, g *globalFlags, f *installFlags) 
 	}
 	if f.render != "" {
 		return renderInstall(cmd, s, plan, f.render)
-	}
-	client, err := f.net.client(s.in, nil, g.logger(s))
-	if err != nil {
-		return err
 	}
 	res, err := cluster.Install(cmd.Context(), plan, cluster.Options{
 		Kube: f.kube.kube(), Registry: cluster.RemoteRegistry(client), Wait: f.wait, Timeout: f.timeout,
@@ -199,6 +207,38 @@ func runInstall(cmd *cobra.Command, s streams, g *globalFlags, f *installFlags) 
 		}
 	}
 	return err
+}
+
+// source opens what the plan is made from: the bundle, verified first (one
+// reader for verification and planning: what is planned is what was
+// verified, a split set's parts included), or with --lock the registry.
+func (f *installFlags) source(cmd *cobra.Command, s streams, g *globalFlags, client *remote.Client) (install.Source, func(), error) {
+	if f.lock != "" {
+		data, err := os.ReadFile(f.lock)
+		if err != nil {
+			return nil, nil, usagef("--lock: %v", err)
+		}
+		lock, err := manifests.LoadLock(bytes.NewReader(data))
+		if err != nil {
+			return nil, nil, fmt.Errorf("lock %s: %w", f.lock, err)
+		}
+		src, err := cluster.FromRegistry(client, *lock, f.registry, f.pathMode)
+		return src, func() {}, err
+	}
+	v, err := f.trust.verifier(f.key)
+	if err != nil {
+		return nil, nil, err
+	}
+	pr := newMeter(s.err, "verify", g.quiet)
+	r, _, err := mirror.OpenVerified(cmd.Context(), f.bundle, mirror.VerifyFileOptions{
+		VerifyOptions: mirror.VerifyOptions{Key: v, AllowUnsigned: f.trust.allowUnsigned, Progress: pr.verified},
+		FileOptions:   mirror.FileOptions{AllowRescan: f.trust.allowRescan, Opened: func(st bundle.Stats) { pr.Start(st.BlobBytes) }},
+	})
+	pr.Finish(err == nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bundle %s: %w (bundle verify shows every check)", f.bundle, err)
+	}
+	return install.FromBundle(r), func() { _ = r.Close() }, nil
 }
 
 func renderInstall(cmd *cobra.Command, s streams, plan *install.Plan, dir string) error {

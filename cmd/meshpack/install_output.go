@@ -27,11 +27,16 @@ func printInstall(s streams, plan *install.Plan, res *cluster.Result, preflightO
 		fmt.Fprintf(w, "  missing %s\n", m)
 	}
 	for _, r := range pf.Releases {
-		from := ""
-		if r.Deployed != "" {
-			from = " from " + sanitize(r.Deployed)
+		what := r.Action + " chart " + r.Target
+		switch r.Action {
+		case cluster.ActionUpgrade, cluster.ActionDowngrade:
+			what = r.Action + " chart " + sanitize(r.Deployed) + " -> " + r.Target
+		case cluster.ActionSame:
+			what = "re-apply chart " + r.Target
+		case cluster.ActionRepair:
+			what = "install chart " + r.Target + " again (last revision " + sanitize(r.Status) + ")"
 		}
-		fmt.Fprintf(w, "release %-22s %-13s %s%s to %s\n", r.Release, r.Namespace, r.Action, from, r.Target)
+		fmt.Fprintf(w, "release %-22s %-13s %s\n", r.Release, r.Namespace, what)
 	}
 	for _, n := range pf.CRDs {
 		fmt.Fprintf(w, "note: %s\n", sanitize(n))

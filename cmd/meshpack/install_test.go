@@ -283,3 +283,57 @@ func TestInstallUserValues(t *testing.T) {
 		})
 	}
 }
+
+// TestInstallFromLock: --lock reads the charts and the CRD file from the
+// registry the bundle was loaded into and renders what --bundle renders; a
+// lock pinning other chart content is refused.
+func TestInstallFromLock(t *testing.T) {
+	e := env(t)
+	b := e.loadBundle(t, e.createBundle(t))
+	dir := t.TempDir()
+	lockFile := filepath.Join(dir, "lock.json")
+	if err := os.WriteFile(lockFile, b.bom.Lock, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fromBundle, fromLock := filepath.Join(dir, "bundle"), filepath.Join(dir, "lock")
+	if _, errOut, code := runCLI(t, "", "install", "--bundle", b.path, "--key", e.pub(), "--registry", b.registry, "--render", fromBundle); code != 0 {
+		t.Fatalf("install --bundle --render: exit %d\n%s", code, errOut)
+	}
+	if _, errOut, code := runCLI(t, "", "install", "--lock", lockFile, "--registry", b.registry, "--plain-http", "--render", fromLock); code != 0 {
+		t.Fatalf("install --lock --render: exit %d\n%s", code, errOut)
+	}
+	files, _ := filepath.Glob(filepath.Join(fromBundle, "*.yaml"))
+	if len(files) < 5 {
+		t.Fatalf("render wrote %d files", len(files))
+	}
+	for _, f := range files {
+		a, _ := os.ReadFile(f)
+		c, err := os.ReadFile(filepath.Join(fromLock, filepath.Base(f)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, want := objectSet(t, string(c)), objectSet(t, string(a))
+		if len(got) != len(want) {
+			t.Errorf("%s: %d objects from the lock, %d from the bundle", filepath.Base(f), len(got), len(want))
+		}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("%s: %s differs between --lock and --bundle", filepath.Base(f), k)
+			}
+		}
+	}
+	var lock map[string]any
+	if err := json.Unmarshal(b.bom.Lock, &lock); err != nil {
+		t.Fatal(err)
+	}
+	charts := lock["charts"].([]any)
+	charts[0].(map[string]any)["contentDigest"] = "sha256:" + strings.Repeat("ab", 32)
+	bad, _ := json.Marshal(lock)
+	if err := os.WriteFile(lockFile, bad, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := runCLI(t, "", "install", "--lock", lockFile, "--registry", b.registry, "--plain-http", "--render", filepath.Join(dir, "bad"))
+	if code != 1 || !strings.Contains(errOut, "refusing content the lock does not name") {
+		t.Fatalf("install --lock with another chart digest: exit %d\n%s", code, errOut)
+	}
+}

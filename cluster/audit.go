@@ -66,6 +66,11 @@ func Audit(ctx context.Context, opts AuditOptions) (*AuditReport, error) {
 	if _, err := c.serverVersion(); err != nil {
 		return nil, err
 	}
+	return audit(ctx, c, opts)
+}
+
+// audit is Audit on a connection.
+func audit(ctx context.Context, c *conn, opts AuditOptions) (*AuditReport, error) {
 	allowed := map[string]bool{}
 	images := opts.Images
 	meshNS := map[string]bool{opts.Namespace: true}

@@ -21,10 +21,14 @@ type Options struct {
 	// (default 5m).
 	Wait    bool
 	Timeout time.Duration
-	// Force allows a downgrade.
+	// Force allows a downgrade, and a phase whose preflight found
+	// workloads at risk.
 	Force bool
 	// PreflightOnly runs the preflight and changes nothing.
 	PreflightOnly bool
+	// Phase is the adoption phase to set after the charts; empty keeps the
+	// recorded one, or observability on a first install.
+	Phase string
 	// Log receives one line per step; nil discards.
 	Log func(format string, args ...any)
 }
@@ -47,6 +51,7 @@ type StepResult struct {
 type Result struct {
 	Preflight *Preflight   `json:"preflight"`
 	Steps     []StepResult `json:"steps,omitempty"`
+	Phase     *PhaseResult `json:"phase,omitempty"`
 }
 
 // Install runs the preflight and then each step of p in order: the Gateway
@@ -114,6 +119,20 @@ func Install(ctx context.Context, p *install.Plan, opts Options) (*Result, error
 		}
 	}
 	if err := writeRecord(ctx, c, p); err != nil {
+		return res, err
+	}
+	rec, _, err := readRecord(ctx, c, p.Namespace)
+	if err != nil {
+		return res, err
+	}
+	phase := opts.Phase
+	if phase == "" {
+		phase = rec.Phase
+	}
+	if phase == "" {
+		phase = PhaseObservability
+	}
+	if res.Phase, err = applyPhase(ctx, c, PhaseOptions{Namespace: p.Namespace, Phase: phase, Force: opts.Force}, logf); err != nil {
 		return res, err
 	}
 	return res, nil

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -9,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/lattice-mesh/meshpack/manifests/install"
 )
@@ -29,6 +31,10 @@ type Record struct {
 	Releases  []string `json:"releases"` // "NAMESPACE/RELEASE", in install order
 	Images    []string `json:"images"`
 	Installed string   `json:"installed"`
+	// Phase is the adoption phase set last (empty before the first).
+	Phase string `json:"phase,omitempty"`
+	// Waypoints are the ambient namespaces with a waypoint (traffic phase).
+	Waypoints []string `json:"waypoints,omitempty"`
 }
 
 func recordOf(p *install.Plan) Record {
@@ -42,14 +48,21 @@ func recordOf(p *install.Plan) Record {
 	return r
 }
 
-// writeRecord creates or replaces the record of p.
+// writeRecord creates or replaces the record of p, keeping the phase and
+// waypoints an earlier install recorded.
 func writeRecord(ctx context.Context, c *conn, p *install.Plan) error {
 	r := recordOf(p)
+	if old, found, err := readRecord(ctx, c, p.Namespace); err != nil {
+		return err
+	} else if found {
+		r.Phase, r.Waypoints = old.Phase, old.Waypoints
+	}
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: RecordName, Namespace: p.Namespace, Labels: map[string]string{"app.kubernetes.io/managed-by": FieldManager}},
 		Data: map[string]string{
 			"bundle": r.Bundle, "istio": r.Istio, "profile": r.Profile, "registry": r.Registry, "pathMode": r.PathMode,
 			"namespace": r.Namespace, "releases": strings.Join(r.Releases, "\n"), "images": strings.Join(r.Images, "\n"), "installed": r.Installed,
+			"phase": r.Phase, "waypoints": strings.Join(r.Waypoints, "\n"),
 		},
 	}
 	cms := c.typed.CoreV1().ConfigMaps(p.Namespace)
@@ -80,5 +93,18 @@ func readRecord(ctx context.Context, c *conn, namespace string) (Record, bool, e
 		return strings.Split(s, "\n")
 	}
 	return Record{Bundle: d["bundle"], Istio: d["istio"], Profile: d["profile"], Registry: d["registry"], PathMode: d["pathMode"],
-		Namespace: d["namespace"], Releases: lines(d["releases"]), Images: lines(d["images"]), Installed: d["installed"]}, true, nil
+		Namespace: d["namespace"], Releases: lines(d["releases"]), Images: lines(d["images"]), Installed: d["installed"],
+		Phase: d["phase"], Waypoints: lines(d["waypoints"])}, true, nil
+}
+
+// updateRecord sets keys of the record's data, leaving the others.
+func updateRecord(ctx context.Context, c *conn, namespace string, data map[string]string) error {
+	patch, err := json.Marshal(map[string]any{"data": data})
+	if err != nil {
+		return err
+	}
+	if _, err := c.typed.CoreV1().ConfigMaps(namespace).Patch(ctx, RecordName, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: FieldManager}); err != nil {
+		return fmt.Errorf("updating ConfigMap %s/%s: %w", namespace, RecordName, err)
+	}
+	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"io"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"math/big"
 	"net"
 	"net/http"
@@ -30,7 +32,8 @@ import (
 // what an earlier one wrote (keys, lock, bundles). A command with examples
 // that is missing here fails the test.
 var exampleOrder = []string{"version", "versions", "keys generate", "resolve", "bundle create",
-	"bundle inspect", "bundle diff", "bundle verify", "registry serve", "bundle load", "install", "audit", "uninstall"}
+	"bundle inspect", "bundle diff", "bundle verify", "registry serve", "bundle load", "install", "audit",
+	"namespace add", "namespace list", "phase set", "namespace remove", "status", "uninstall"}
 
 // example is one Example line of a command's --help.
 type example struct {
@@ -290,7 +293,7 @@ func selfSignedPEM(t *testing.T) (crt, key string) {
 // needsCluster reports whether an example talks to a Kubernetes cluster.
 func needsCluster(ex example) bool {
 	switch ex.command {
-	case "audit", "uninstall":
+	case "audit", "uninstall", "phase set", "namespace add", "namespace remove", "namespace list", "status":
 		return true
 	case "install":
 		return !slices.Contains(ex.args, "--render")
@@ -321,11 +324,17 @@ func exampleCluster(t *testing.T, dir string) string {
 			t.Fatal(err)
 		}
 	}
+	kube := kubeClient(t, kc)
+	for _, ns := range []string{"team-a", "team-b"} {
+		if _, err := kube.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// client-go found ~/.kube/config before HOME moved; KUBECONFIG is
 	// what a user of that HOME would have.
 	t.Setenv("KUBECONFIG", filepath.Join(dir, "home", ".kube", "config"))
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	go playController(ctx, kubeClient(t, kc))
+	go playController(ctx, kube)
 	return kc
 }

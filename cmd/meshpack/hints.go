@@ -52,6 +52,8 @@ func flagHints(err error) error {
 		return usagef("%v: pass --kubeconfig FILE (and --context NAME), or set KUBECONFIG", err)
 	case errors.Is(err, cluster.ErrUnreachable):
 		return fmt.Errorf("%w\n(check --kubeconfig and --context: kubectl version --kubeconfig FILE --context NAME reaches the same server)", err)
+	case errors.Is(err, cluster.ErrPhaseAtRisk):
+		return fmt.Errorf("%w\n(enrol their namespaces first: meshpack namespace add NS; or apply anyway: --force)", err)
 	case errors.As(err, &pre):
 		return preflightHints(err, pre.Report)
 	case errors.As(err, &timeout):

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -35,6 +36,7 @@ type installFlags struct {
 	valueFiles    []string
 	sets          []string
 	pullSecret    string
+	phase         string
 	cni           bool
 	prometheusURL string
 	pathMode      string
@@ -96,6 +98,7 @@ is needed. DIR is created when missing and must hold no earlier render.`,
 	fs.StringArrayVar(&f.valueFiles, "values", nil, "user values for one chart, layered over meshpack's: CHART=FILE (repeatable; charts: base, istiod, cni, ztunnel, gateway, kiali-server)")
 	fs.StringArrayVar(&f.sets, "set", nil, "one user value: CHART.key=value in helm's --set syntax, e.g. istiod.pilot.resources.requests.cpu=500m (repeatable; applied after --values)")
 	fs.StringVar(&f.pullSecret, "image-pull-secret", "", "the Secret every workload and injected proxy pulls images with (create it in each namespace first)")
+	fs.StringVar(&f.phase, "phase", "", "the adoption phase to set after the charts: observability, mtls-strict, traffic or authz (default: the recorded one, observability on a first install)")
 	fs.BoolVar(&f.wait, "wait", true, "wait for each step's Deployments and DaemonSets to roll out before the next step")
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "how long each step may take to roll out (and CRDs to be established)")
 	fs.BoolVar(&f.force, "force", false, "allow a downgrade: install charts older than the ones deployed")
@@ -132,6 +135,9 @@ func (f *installFlags) check() error {
 	}
 	if err := checkOutput(&f.output, formatText, formatJSON, formatYAML); err != nil {
 		return err
+	}
+	if f.phase != "" && cluster.PhaseRank(f.phase) < 0 {
+		return usagef("--phase %q: want one of %s", f.phase, strings.Join(cluster.Phases, ", "))
 	}
 	if f.timeout <= 0 {
 		return usagef("--timeout %s: want a positive duration, e.g. 5m", f.timeout)
@@ -195,7 +201,7 @@ func runInstall(cmd *cobra.Command, s streams, g *globalFlags, f *installFlags) 
 	}
 	res, err := cluster.Install(cmd.Context(), plan, cluster.Options{
 		Kube: f.kube.kube(), Registry: cluster.RemoteRegistry(client), Wait: f.wait, Timeout: f.timeout,
-		Force: f.force, PreflightOnly: f.preflightOnly, Log: stepLogger(s, g),
+		Force: f.force, PreflightOnly: f.preflightOnly, Log: stepLogger(s, g), Phase: f.phase,
 	})
 	if res != nil && res.Preflight != nil {
 		if ok, werr := writeStructured(s.out, f.output, res); ok {

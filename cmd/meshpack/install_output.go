@@ -55,4 +55,7 @@ func printInstall(s streams, plan *install.Plan, res *cluster.Result, preflightO
 	if len(res.Steps) == len(plan.Steps) {
 		fmt.Fprintf(w, "installed Istio %s (%s) from bundle %s: %s\n", plan.Istio, plan.Profile, plan.BundleID, strings.Join(done, ", "))
 	}
+	if res.Phase != nil {
+		fmt.Fprintf(w, "phase %s: %d resources applied, %d deleted\n", res.Phase.Phase, len(res.Phase.Applied), len(res.Phase.Deleted))
+	}
 }

@@ -3,11 +3,14 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"maps"
+	"strings"
 	"time"
 
 	"helm.sh/helm/v3/pkg/release"
 
 	"github.com/lattice-mesh/meshpack/manifests/install"
+	"github.com/lattice-mesh/meshpack/manifests/render"
 )
 
 // Options say how to install a plan into a cluster.
@@ -26,6 +29,10 @@ type Options struct {
 	Force bool
 	// PreflightOnly runs the preflight and changes nothing.
 	PreflightOnly bool
+	// Canary installs istiod as a new revision beside the running one
+	// (release istiod-REV, REV from the Istio version) and upgrades the
+	// other charts in place; Promote, Rollback and Finish continue it.
+	Canary bool
 	// Phase is the adoption phase to set after the charts; empty keeps the
 	// recorded one, or observability on a first install.
 	Phase string
@@ -75,6 +82,17 @@ func Install(ctx context.Context, p *install.Plan, opts Options) (*Result, error
 	if err != nil {
 		return nil, err
 	}
+	if _, err := c.serverVersion(); err != nil {
+		return nil, err
+	}
+	old, hasOld, err := readRecord(ctx, c, p.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	base := p
+	if p, err = revisionPlan(p, old, hasOld, opts.Canary); err != nil {
+		return nil, err
+	}
 	pf, err := preflight(ctx, c, p, opts.Registry, opts.Force)
 	res := &Result{Preflight: pf}
 	if err != nil || opts.PreflightOnly {
@@ -120,6 +138,11 @@ func Install(ctx context.Context, p *install.Plan, opts Options) (*Result, error
 	}
 	if err := writeRecord(ctx, c, p); err != nil {
 		return res, err
+	}
+	if opts.Canary {
+		if err := recordCanary(ctx, c, p, base, old); err != nil {
+			return res, err
+		}
 	}
 	rec, _, err := readRecord(ctx, c, p.Namespace)
 	if err != nil {
@@ -183,4 +206,69 @@ func pastTense(action string) string {
 		return "installed again"
 	}
 	return "re-applied"
+}
+
+// revisionPlan adapts p to the revisions in the cluster: a canary installs
+// the new istiod as its own revision; an in-place upgrade of a revisioned
+// control plane (after a finished canary) keeps its revision and tags.
+func revisionPlan(p *install.Plan, old Record, hasOld, canary bool) (*install.Plan, error) {
+	switch {
+	case hasOld && old.Canary != "":
+		return nil, fmt.Errorf("a canary upgrade to revision %s is in progress: promote and finish it, or roll it back and finish, before installing again", old.Canary)
+	case canary && !hasOld:
+		return nil, fmt.Errorf("a canary upgrade needs a running control plane installed by meshpack (no install record in %s)", p.Namespace)
+	case canary && Revision(p.Istio) == old.Revision:
+		return nil, fmt.Errorf("revision %s is already in charge: a canary needs another Istio version", old.Revision)
+	case canary:
+		return canaryPlan(p, Revision(p.Istio)), nil
+	case hasOld && old.Revision != "":
+		cp := canaryPlan(p, old.Revision)
+		for i, s := range cp.Steps {
+			switch s.Name {
+			case render.ChartIstiod:
+				var tags []any
+				for t, rev := range old.Tags {
+					if rev == old.Revision {
+						tags = append(tags, t)
+					}
+				}
+				cp.Steps[i].Values["revisionTags"] = tags
+			case render.ChartBase:
+				if old.Tags[TagDefault] == old.Revision {
+					cp.Steps[i].Values = maps.Clone(s.Values)
+					cp.Steps[i].Values["defaultRevision"] = old.Revision
+				}
+			}
+		}
+		return cp, nil
+	}
+	return p, nil
+}
+
+// recordCanary records a canary: both revisions' images (so audit passes
+// while both run), the old istiod release beside the new one, and the
+// default tag on the old revision until promote.
+func recordCanary(ctx context.Context, c *conn, p, base *install.Plan, old Record) error {
+	oldRelease := p.Namespace + "/" + istiodRelease(old.Revision)
+	var releases []string
+	for _, s := range p.Steps {
+		if s.Release == "" {
+			continue
+		}
+		if s.Name == render.ChartIstiod {
+			releases = append(releases, oldRelease)
+		}
+		releases = append(releases, s.Namespace+"/"+s.Release)
+	}
+	canaryImages := base.Pinned()
+	images := append(append([]string{}, old.Images...), onlyIn(canaryImages, old.Images)...)
+	tags := old.tagMap()
+	if _, ok := tags[TagDefault]; !ok {
+		tags[TagDefault] = old.Revision
+	}
+	return updateRecord(ctx, c, p.Namespace, map[string]string{
+		"releases": strings.Join(releases, "\n"), "images": strings.Join(images, "\n"),
+		"canary": Revision(p.Istio), "oldRevision": old.Revision, "revision": old.Revision,
+		"oldImages": strings.Join(old.Images, "\n"), "canaryImages": strings.Join(canaryImages, "\n"), "tags": joinTags(tags),
+	})
 }

@@ -37,6 +37,8 @@ type PhaseOptions struct {
 type PhaseResult struct {
 	From    string   `json:"from"`
 	Phase   string   `json:"phase"`
+	// Applied were created or changed (objects that already match are
+	// left alone).
 	Applied []string `json:"applied"`
 	Deleted []string `json:"deleted,omitempty"`
 	// AtRisk are workloads the preflight of mtls-strict found outside the
@@ -122,7 +124,13 @@ func applyPhase(ctx context.Context, c *conn, opts PhaseOptions, logf func(strin
 	want := map[string]bool{}
 	for _, u := range desired {
 		want[objKey(u)] = true
-		if _, err := c.dynamic.Resource(phaseGVRs[u.GetKind()]).Namespace(u.GetNamespace()).Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
+		ri := c.dynamic.Resource(phaseGVRs[u.GetKind()]).Namespace(u.GetNamespace())
+		// Unchanged objects are not written again: no new resourceVersion,
+		// no admission round trip.
+		if live, err := ri.Get(ctx, u.GetName(), metav1.GetOptions{}); err == nil && subsetJSON(u.Object["spec"], live.Object["spec"]) && subsetJSON(u.GetLabels(), live.GetLabels()) {
+			continue
+		}
+		if _, err := ri.Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
 			return res, fmt.Errorf("phase %s: server-side apply of %s: %w", opts.Phase, objKey(u), err)
 		}
 		res.Applied = append(res.Applied, objKey(u))

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"sort"
@@ -8,6 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/yaml"
 )
 
 // Adoption phases, in order (the article's: observe first, then tighten).
@@ -130,4 +132,23 @@ func PhaseObjects(phase string, cfg PhaseConfig) ([]*unstructured.Unstructured, 
 
 func objKey(u *unstructured.Unstructured) string {
 	return u.GetKind() + " " + u.GetNamespace() + "/" + u.GetName()
+}
+
+// PhaseManifest renders the resources of phase as one multi-document YAML
+// file, what phase set applies, for GitOps.
+func PhaseManifest(phase string, cfg PhaseConfig) ([]byte, error) {
+	objs, err := PhaseObjects(phase, cfg)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "# meshpack adoption phase %s: apply server-side (kubectl apply --server-side); earlier phases' resources included\n", phase)
+	for _, u := range objs {
+		y, err := yaml.Marshal(u.Object)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(&buf, "---\n%s", y)
+	}
+	return buf.Bytes(), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -35,6 +36,46 @@ type Record struct {
 	Phase string `json:"phase,omitempty"`
 	// Waypoints are the ambient namespaces with a waypoint (traffic phase).
 	Waypoints []string `json:"waypoints,omitempty"`
+	// Revision is the istiod revision in charge ("" = revision-less, a
+	// plain install). During a canary upgrade Canary is the new revision,
+	// OldRevision the one it replaces, and Images the pinned images of
+	// both (OldImages, CanaryImages each's own).
+	Revision     string   `json:"revision,omitempty"`
+	Canary       string   `json:"canary,omitempty"`
+	OldRevision  string   `json:"oldRevision,omitempty"`
+	OldImages    []string `json:"oldImages,omitempty"`
+	CanaryImages []string `json:"canaryImages,omitempty"`
+	// Tags maps each revision tag meshpack moved to its revision.
+	Tags map[string]string `json:"tags,omitempty"`
+}
+
+// tagMap is a copy of r.Tags, never nil.
+func (r Record) tagMap() map[string]string {
+	out := map[string]string{}
+	for k, v := range r.Tags {
+		out[k] = v
+	}
+	return out
+}
+
+// joinTags stores tags as sorted "TAG=REVISION" lines.
+func joinTags(tags map[string]string) string {
+	var lines []string
+	for t, rev := range tags {
+		lines = append(lines, t+"="+rev)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+func splitTags(s string) map[string]string {
+	out := map[string]string{}
+	for _, l := range strings.Split(s, "\n") {
+		if t, rev, ok := strings.Cut(l, "="); ok {
+			out[t] = rev
+		}
+	}
+	return out
 }
 
 func recordOf(p *install.Plan) Record {
@@ -55,14 +96,14 @@ func writeRecord(ctx context.Context, c *conn, p *install.Plan) error {
 	if old, found, err := readRecord(ctx, c, p.Namespace); err != nil {
 		return err
 	} else if found {
-		r.Phase, r.Waypoints = old.Phase, old.Waypoints
+		r.Phase, r.Waypoints, r.Revision, r.Tags = old.Phase, old.Waypoints, old.Revision, old.Tags
 	}
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: RecordName, Namespace: p.Namespace, Labels: map[string]string{"app.kubernetes.io/managed-by": FieldManager}},
 		Data: map[string]string{
 			"bundle": r.Bundle, "istio": r.Istio, "profile": r.Profile, "registry": r.Registry, "pathMode": r.PathMode,
 			"namespace": r.Namespace, "releases": strings.Join(r.Releases, "\n"), "images": strings.Join(r.Images, "\n"), "installed": r.Installed,
-			"phase": r.Phase, "waypoints": strings.Join(r.Waypoints, "\n"),
+			"phase": r.Phase, "waypoints": strings.Join(r.Waypoints, "\n"), "revision": r.Revision, "tags": joinTags(r.Tags),
 		},
 	}
 	cms := c.typed.CoreV1().ConfigMaps(p.Namespace)
@@ -94,7 +135,9 @@ func readRecord(ctx context.Context, c *conn, namespace string) (Record, bool, e
 	}
 	return Record{Bundle: d["bundle"], Istio: d["istio"], Profile: d["profile"], Registry: d["registry"], PathMode: d["pathMode"],
 		Namespace: d["namespace"], Releases: lines(d["releases"]), Images: lines(d["images"]), Installed: d["installed"],
-		Phase: d["phase"], Waypoints: lines(d["waypoints"])}, true, nil
+		Phase: d["phase"], Waypoints: lines(d["waypoints"]),
+		Revision: d["revision"], Canary: d["canary"], OldRevision: d["oldRevision"], OldImages: lines(d["oldImages"]),
+		CanaryImages: lines(d["canaryImages"]), Tags: splitTags(d["tags"])}, true, nil
 }
 
 // updateRecord sets keys of the record's data, leaving the others.

@@ -50,7 +50,8 @@ The output path, versions and keys are checked before anything is
 downloaded. -o prints the summary as text (default), json or yaml.`,
 		Example: `  meshpack bundle create mesh.tar.zst --istio 1.30 --profile ambient --kiali --key cosign.key --upstream-key istio-release=istio-key.pub
   meshpack bundle create mesh.tar.zst --lock mesh.lock.yaml --key cosign.key --upstream-key istio-release=istio-key.pub --split 4GiB
-  meshpack bundle create apps.tar.zst --istio none --image registry.example.com/team/app:1.4 --allow-unsigned -o json`,
+  meshpack bundle create apps.tar.zst --istio none --image registry.example.com/team/app:1.4 --allow-unsigned -o json
+  meshpack bundle create mesh-1.30.4.tar.zst --istio 1.30.4 --profile ambient --kiali --key cosign.key --upstream-key istio-release=istio-key.pub  # the next patch`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			files, err := f.spec.fileArgs(cmd, args, 1)
 			if len(files) == 1 {

@@ -67,7 +67,8 @@ it finishes the load and sends little again.`,
 		Example: `  meshpack bundle load mesh.tar.zst --registry registry.internal:5000/mesh --key cosign.pub
   meshpack bundle load mesh.tar.zst.000 --registry 127.0.0.1:5000/mesh --key cosign.pub --plain-http
   meshpack bundle load mesh.tar.zst --registry harbor.internal/mesh --key cosign.pub -u robot --password-stdin -o json < token
-  meshpack bundle load mesh.tar.zst --registry registry.internal:5000/mesh --key cosign.pub --dry-run --on-existing-tag overwrite`,
+  meshpack bundle load mesh.tar.zst --registry registry.internal:5000/mesh --key cosign.pub --dry-run --on-existing-tag overwrite
+  meshpack bundle load mesh-1.30.4.tar.zst --registry registry.internal:5000/mesh --key cosign.pub  # the next patch, beside the first`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runLoad(cmd, s, g, &f, args[0]) },
 	}

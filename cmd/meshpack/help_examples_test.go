@@ -33,7 +33,8 @@ import (
 // that is missing here fails the test.
 var exampleOrder = []string{"version", "versions", "keys generate", "resolve", "bundle create",
 	"bundle inspect", "bundle diff", "bundle verify", "registry serve", "bundle load", "install", "audit",
-	"namespace add", "namespace list", "phase set", "namespace remove", "status", "uninstall"}
+	"namespace add", "namespace list", "phase set", "namespace remove",
+	"upgrade", "upgrade rollback", "upgrade promote", "upgrade finish", "status", "uninstall"}
 
 // example is one Example line of a command's --help.
 type example struct {
@@ -293,9 +294,12 @@ func selfSignedPEM(t *testing.T) (crt, key string) {
 // needsCluster reports whether an example talks to a Kubernetes cluster.
 func needsCluster(ex example) bool {
 	switch ex.command {
-	case "audit", "uninstall", "phase set", "namespace add", "namespace remove", "namespace list", "status":
+	case "phase set":
+		return !slices.Contains(ex.args, "--render")
+	case "audit", "uninstall", "namespace add", "namespace remove", "namespace list", "status",
+		"upgrade rollback", "upgrade promote", "upgrade finish":
 		return true
-	case "install":
+	case "install", "upgrade":
 		return !slices.Contains(ex.args, "--render")
 	}
 	return false

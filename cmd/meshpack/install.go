@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lattice-mesh/meshpack/atomicfile"
 	"github.com/lattice-mesh/meshpack/bundle"
 	"github.com/lattice-mesh/meshpack/cluster"
 	"github.com/lattice-mesh/meshpack/manifests"
@@ -37,6 +38,7 @@ type installFlags struct {
 	sets          []string
 	pullSecret    string
 	phase         string
+	canary        bool
 	cni           bool
 	prometheusURL string
 	pathMode      string
@@ -46,7 +48,11 @@ type installFlags struct {
 }
 
 func newInstallCmd(s streams, g *globalFlags) *cobra.Command {
-	var f installFlags
+	return newInstallLikeCmd(s, g, &installFlags{})
+}
+
+// newInstallLikeCmd is install, with its flags in f (upgrade reuses it).
+func newInstallLikeCmd(s streams, g *globalFlags, f *installFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "install (--bundle FILE (--key cosign.pub | --allow-unsigned) | --lock FILE) --registry HOST[:PORT][/PREFIX] [--render DIR]",
 		Short: "Install (or upgrade) the mesh from a bundle, every image pinned by digest to the internal registry",
@@ -82,7 +88,7 @@ is needed. DIR is created when missing and must hold no earlier render.`,
   meshpack install --bundle mesh.tar.zst --registry registry.internal:5000/mesh --key cosign.pub --preflight-only
   meshpack install --bundle mesh.tar.zst --registry registry.internal:5000/mesh --key cosign.pub --kubeconfig enclave.kubeconfig --timeout 10m`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runInstall(cmd, s, g, &f) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return runInstall(cmd, s, g, f) },
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.bundle, "bundle", "", "the bundle (FILE, FILE.000 of a split set) to install from (required)")
@@ -197,11 +203,14 @@ func runInstall(cmd *cobra.Command, s streams, g *globalFlags, f *installFlags) 
 		fmt.Fprintln(s.err, "warning:", sanitize(w))
 	}
 	if f.render != "" {
-		return renderInstall(cmd, s, plan, f.render)
+		if f.canary {
+			plan = cluster.CanaryPlan(plan)
+		}
+		return renderInstall(cmd, s, plan, f.render, f.phase)
 	}
 	res, err := cluster.Install(cmd.Context(), plan, cluster.Options{
 		Kube: f.kube.kube(), Registry: cluster.RemoteRegistry(client), Wait: f.wait, Timeout: f.timeout,
-		Force: f.force, PreflightOnly: f.preflightOnly, Log: stepLogger(s, g), Phase: f.phase,
+		Force: f.force, PreflightOnly: f.preflightOnly, Log: stepLogger(s, g), Phase: f.phase, Canary: f.canary,
 	})
 	if res != nil && res.Preflight != nil {
 		if ok, werr := writeStructured(s.out, f.output, res); ok {
@@ -247,7 +256,9 @@ func (f *installFlags) source(cmd *cobra.Command, s streams, g *globalFlags, cli
 	return install.FromBundle(r), func() { _ = r.Close() }, nil
 }
 
-func renderInstall(cmd *cobra.Command, s streams, plan *install.Plan, dir string) error {
+// renderInstall writes the plan's manifests and, last, the adoption
+// phase's resources (observability unless --phase says otherwise).
+func renderInstall(cmd *cobra.Command, s streams, plan *install.Plan, dir, phase string) error {
 	ms, err := install.Render(cmd.Context(), plan, dir)
 	if err != nil {
 		return err
@@ -255,6 +266,18 @@ func renderInstall(cmd *cobra.Command, s streams, plan *install.Plan, dir string
 	for _, m := range ms {
 		fmt.Fprintf(s.err, "wrote %s\n", filepath.Join(dir, m.File))
 	}
+	if phase == "" {
+		phase = cluster.PhaseObservability
+	}
+	data, err := cluster.PhaseManifest(phase, cluster.PhaseConfig{Namespace: plan.Namespace, Profile: plan.Profile})
+	if err != nil {
+		return err
+	}
+	name := filepath.Join(dir, fmt.Sprintf("%02d-phase-%s.yaml", len(ms), phase))
+	if err := atomicfile.WriteFile(name, data, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(s.err, "wrote %s\n", name)
 	fmt.Fprintf(s.err, "rendered Istio %s (%s): %d steps into %s\n", plan.Istio, plan.Profile, len(ms), dir)
 	return nil
 }

@@ -166,8 +166,8 @@ func checkRenderEqualsInstall(t *testing.T, e *e2eEnv, b loadedBundle, kubeconfi
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	sort.Strings(files)
-	if len(files) != len(releases)+1 {
-		t.Fatalf("render wrote %d files, want the CRD file and %d releases", len(files), len(releases))
+	if len(files) != len(releases)+2 {
+		t.Fatalf("render wrote %d files, want the CRD file, %d releases and the phase", len(files), len(releases))
 	}
 	for i, rel := range releases {
 		ns := "istio-system"

@@ -51,6 +51,7 @@ func TestInstallRender(t *testing.T) {
 			for i, s := range tc.steps {
 				want = append(want, fmt.Sprintf("%02d-%s.yaml", i, s))
 			}
+			want = append(want, fmt.Sprintf("%02d-phase-observability.yaml", len(tc.steps)))
 			entries, err := os.ReadDir(dir)
 			if err != nil {
 				t.Fatal(err)
@@ -335,5 +336,37 @@ func TestInstallFromLock(t *testing.T) {
 	_, errOut, code := runCLI(t, "", "install", "--lock", lockFile, "--registry", b.registry, "--plain-http", "--render", filepath.Join(dir, "bad"))
 	if code != 1 || !strings.Contains(errOut, "refusing content the lock does not name") {
 		t.Fatalf("install --lock with another chart digest: exit %d\n%s", code, errOut)
+	}
+}
+
+// TestRenderCanaryAndPhase: upgrade --canary --render writes istiod as its
+// revision (release istiod-1-30-3, Deployment istiod-1-30-3); phase set
+// --render writes the phase's resources without a cluster.
+func TestRenderCanaryAndPhase(t *testing.T) {
+	e := env(t)
+	b := e.createBundle(t, "--profile", "sidecar")
+	dir := filepath.Join(t.TempDir(), "canary")
+	if _, errOut, code := runCLI(t, "", "upgrade", "--bundle", b, "--registry", installRegistry, "--key", e.pub(), "--canary", "--render", dir, "--phase", "traffic"); code != 0 {
+		t.Fatalf("upgrade --canary --render: exit %d\n%s", code, errOut)
+	}
+	istiod, err := os.ReadFile(filepath.Join(dir, "02-istiod.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"name: istiod-1-30-3\n", `istio.io/rev: "1-30-3"`} {
+		if !strings.Contains(string(istiod), want) {
+			t.Errorf("canary render of istiod lacks %q", want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "04-phase-traffic.yaml")); err != nil {
+		t.Errorf("the render lacks the traffic phase: %v", err)
+	}
+	pdir := filepath.Join(t.TempDir(), "phases")
+	if _, errOut, code := runCLI(t, "", "phase", "set", "authz", "--render", pdir, "--enrolled", "team-a"); code != 0 {
+		t.Fatalf("phase set --render: exit %d\n%s", code, errOut)
+	}
+	data, err := os.ReadFile(filepath.Join(pdir, "phase-authz.yaml"))
+	if err != nil || !strings.Contains(string(data), "name: meshpack-allow-same-namespace\n  namespace: team-a") {
+		t.Errorf("phase-authz.yaml: %v\n%s", err, data)
 	}
 }

@@ -2,10 +2,13 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/lattice-mesh/meshpack/atomicfile"
 	"github.com/lattice-mesh/meshpack/cluster"
 )
 
@@ -20,6 +23,8 @@ func newPhaseCmd(s streams, g *globalFlags) *cobra.Command {
 }
 
 type phaseFlags struct {
+	render    string
+	enrolled  []string
 	kube      kubeFlags
 	waypoints []string
 	force     bool
@@ -51,7 +56,8 @@ again changes nothing.
 install sets observability on a first install (install --phase chooses).`,
 		Example: `  meshpack phase set mtls-strict
   meshpack phase set traffic --kubeconfig enclave.kubeconfig -o json
-  meshpack phase set observability`,
+  meshpack phase set observability
+  meshpack phase set authz --render gitops-phases --enrolled team-a`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(&f.output, formatText, formatJSON, formatYAML); err != nil {
@@ -59,6 +65,9 @@ install sets observability on a first install (install --phase chooses).`,
 			}
 			if cluster.PhaseRank(args[0]) < 0 {
 				return usagef("phase %q: want one of %s", args[0], strings.Join(cluster.Phases, ", "))
+			}
+			if f.render != "" {
+				return renderPhase(s, args[0], &f)
 			}
 			opts := cluster.PhaseOptions{Kube: f.kube.kube(), Namespace: f.kube.namespace, Phase: args[0], Force: f.force, Log: stepLogger(s, g)}
 			if cmd.Flags().Changed("waypoint") {
@@ -79,6 +88,8 @@ install sets observability on a first install (install --phase chooses).`,
 	}
 	f.kube.register(cmd.Flags())
 	cmd.Flags().StringArrayVar(&f.waypoints, "waypoint", nil, "traffic phase, ambient: give this namespace a waypoint for L7 (repeatable; replaces the recorded list)")
+	cmd.Flags().StringVar(&f.render, "render", "", "write the phase's resources into this directory (phase-PHASE.yaml) instead of applying them; no cluster needed")
+	cmd.Flags().StringArrayVar(&f.enrolled, "enrolled", nil, "with --render: an enrolled namespace, for authz's same-namespace allow rule (repeatable)")
 	cmd.Flags().BoolVar(&f.force, "force", false, "apply mtls-strict although pods outside the mesh would be cut off")
 	outputFlag(cmd.Flags(), &f.output, formatText, formatText, formatJSON, formatYAML)
 	return cmd
@@ -97,11 +108,26 @@ func printPhase(s streams, res *cluster.PhaseResult) {
 	for _, d := range res.Deleted {
 		fmt.Fprintf(s.out, "deleted %s\n", sanitize(d))
 	}
-	if len(res.Applied) > 0 {
-		from := res.From
-		if from == "" {
-			from = "none"
-		}
-		fmt.Fprintf(s.out, "phase %s (was %s)\n", res.Phase, from)
+	from := res.From
+	if from == "" {
+		from = "none"
 	}
+	fmt.Fprintf(s.out, "phase %s (was %s): %d resources applied, %d deleted\n", res.Phase, from, len(res.Applied), len(res.Deleted))
+}
+
+// renderPhase writes DIR/phase-PHASE.yaml.
+func renderPhase(s streams, phase string, f *phaseFlags) error {
+	data, err := cluster.PhaseManifest(phase, cluster.PhaseConfig{Namespace: f.kube.namespace, Enrolled: f.enrolled, Waypoints: f.waypoints})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(f.render, 0o755); err != nil {
+		return err
+	}
+	name := filepath.Join(f.render, "phase-"+phase+".yaml")
+	if err := atomicfile.WriteFile(name, data, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(s.err, "wrote %s\n", name)
+	return nil
 }

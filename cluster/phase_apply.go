@@ -35,8 +35,8 @@ type PhaseOptions struct {
 
 // PhaseResult is what a phase change did.
 type PhaseResult struct {
-	From    string   `json:"from"`
-	Phase   string   `json:"phase"`
+	From  string `json:"from"`
+	Phase string `json:"phase"`
 	// Applied were created or changed (objects that already match are
 	// left alone).
 	Applied []string `json:"applied"`

@@ -142,7 +142,7 @@ func PhaseManifest(phase string, cfg PhaseConfig) ([]byte, error) {
 		return nil, err
 	}
 	var buf bytes.Buffer
-	fmt.Fprintf(&buf, "# meshpack adoption phase %s: apply server-side (kubectl apply --server-side); earlier phases' resources included\n", phase)
+	fmt.Fprintf(&buf, "# meshpack adoption phase %s (with the resources of the phases before it); apply it server-side\n", phase)
 	for _, u := range objs {
 		y, err := yaml.Marshal(u.Object)
 		if err != nil {

@@ -43,3 +43,12 @@ func IsManifest(mt string) bool {
 // Accept lists every manifest type, for the Accept header of a manifest
 // GET: a registry then serves the stored bytes unconverted.
 const Accept = ocispec.MediaTypeImageIndex + ", " + ocispec.MediaTypeImageManifest + ", " + DockerManifestList + ", " + DockerManifest
+
+// Media types of the record bundle load leaves in the registry (the bundle
+// it loaded, by its BOM): the artifact type and its BOM and BOM signature
+// layers.
+const (
+	MeshpackBundleRecord = "application/vnd.lattice.meshpack.bundle.v1"
+	MeshpackBOM          = "application/vnd.lattice.meshpack.bom.v1+json"
+	MeshpackBOMSignature = "application/vnd.lattice.meshpack.bom.signature.v1"
+)

@@ -122,6 +122,9 @@ type LoadOptions struct {
 // LoadResult summarises a Load. Blob counts are per repository (a layer
 // shared by two images is one upload and one mount); bytes are what moved.
 type LoadResult struct {
+	// Bundle is the loaded bundle's id (BundleID), recorded in the
+	// registry's RecordRepository once everything is loaded.
+	Bundle string `json:"bundle,omitempty"`
 	// Target is HOST[:PORT][/PREFIX] as given.
 	Target string `json:"target"`
 	// Verified says what was checked before pushing: VerifiedSigned,
@@ -260,10 +263,24 @@ func Load(ctx context.Context, r *bundle.Reader, target string, opts LoadOptions
 	}
 	l.opts.Progress.Emit(progress.Event{Kind: progress.Planned, Total: p.totalBytes, Blobs: len(p.blobs)})
 	err = l.run(ctx, p)
+	if err == nil {
+		res.Bundle, err = l.record(ctx)
+	}
 	l.stats.fill(res)
 	res.TagConflicts = append(res.TagConflicts, l.late...)
 	res.Duration = time.Since(start)
 	return res, err
+}
+
+// record leaves the record of the bundle (its BOM and signature) in the
+// registry, which registry list and bundle unload read.
+func (l *loader) record(ctx context.Context) (string, error) {
+	bomJSON, err := l.r.File(bundle.BOMName)
+	if err != nil {
+		return "", err
+	}
+	sig, _ := l.r.File(bundle.BOMSigName) // absent in an unsigned bundle
+	return writeRecord(ctx, l.c, l.t, bomJSON, sig)
 }
 
 // loader carries one Load call's state.

@@ -17,7 +17,7 @@ func newBundleCmd(s streams, g *globalFlags) *cobra.Command {
 		Use:   "bundle",
 		Short: "Create, inspect, verify and load mesh bundles",
 	}
-	cmd.AddCommand(newBundleCreateCmd(s, g), newBundleInspectCmd(s), newBundleDiffCmd(s), newBundleVerifyCmd(s, g), newBundleLoadCmd(s, g))
+	cmd.AddCommand(newBundleCreateCmd(s, g), newBundleInspectCmd(s), newBundleDiffCmd(s), newBundleVerifyCmd(s, g), newBundleLoadCmd(s, g), newBundleUnloadCmd(s, g))
 	return cmd
 }
 

@@ -32,9 +32,10 @@ import (
 // what an earlier one wrote (keys, lock, bundles). A command with examples
 // that is missing here fails the test.
 var exampleOrder = []string{"version", "versions", "keys generate", "resolve", "bundle create",
-	"bundle inspect", "bundle diff", "bundle verify", "registry serve", "bundle load", "install", "audit",
+	"bundle inspect", "bundle diff", "bundle verify", "registry serve", "bundle load", "registry list", "install", "audit",
 	"namespace add", "namespace list", "phase set", "namespace remove",
-	"upgrade", "upgrade rollback", "upgrade promote", "upgrade finish", "status", "uninstall"}
+	"upgrade", "upgrade rollback", "upgrade promote", "upgrade finish", "status", "uninstall",
+	"bundle unload", "registry gc"}
 
 // example is one Example line of a command's --help.
 type example struct {
@@ -62,11 +63,13 @@ func TestHelpExamples(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "home", ".cache"))
 	t.Setenv("DOCKER_CONFIG", filepath.Join(dir, "home", ".docker"))
 	t.Chdir(dir)
-	open := serveRegistry(t)
+	openRoot := t.TempDir()
+	open := serveRegistry(t, "--allow-delete", "--root", openRoot)
 	authed := serveRegistry(t, "--htpasswd", filepath.Join(dir, "htpasswd"))
 	hosts := strings.NewReplacer(
 		"registry.internal:5000", open, "127.0.0.1:5000", open, "harbor.internal", authed,
-		"nexus.example.com/dockerhub", fixtureMirror(t, e, "docker.io"))
+		"nexus.example.com/dockerhub", fixtureMirror(t, e, "docker.io"),
+		"/var/lib/meshpack/registry", openRoot)
 	kubeconfig := exampleCluster(t, dir)
 	for _, ex := range examples {
 		t.Run(ex.command+": "+ex.line, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -183,5 +184,20 @@ func TestInstallUpgrade(t *testing.T) {
 	}
 	if _, err := kubeCRD(t, kc, "httproutes.gateway.networking.k8s.io"); err != nil {
 		t.Errorf("uninstall removed the Gateway API CRDs: %v", err)
+	}
+	// A second uninstall with --purge-crds removes the CRDs meshpack brought.
+	if out, errOut, code := runCLI(t, "", "uninstall", "--kubeconfig", kc, "--purge-crds", "-o", "json"); code != 0 {
+		t.Fatalf("uninstall --purge-crds: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, crd := range []string{"httproutes.gateway.networking.k8s.io", "virtualservices.networking.istio.io"} {
+		// The API server finishes deleting a CRD in the background.
+		deadline := time.Now().Add(30 * time.Second)
+		for _, err := kubeCRD(t, kc, crd); err == nil; _, err = kubeCRD(t, kc, crd) {
+			if time.Now().After(deadline) {
+				t.Errorf("CRD %s still there 30 s after uninstall --purge-crds", crd)
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 	}
 }

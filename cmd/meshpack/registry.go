@@ -11,9 +11,9 @@ import (
 func newRegistryCmd(s streams, g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "registry",
-		Short: "Run the embedded OCI registry (for an enclave that has none)",
+		Short: "Run the embedded OCI registry, list what bundles loaded, reclaim space",
 	}
-	cmd.AddCommand(newRegistryServeCmd(s, g))
+	cmd.AddCommand(newRegistryServeCmd(s, g), newRegistryListCmd(s, g), newRegistryGCCmd(s))
 	return cmd
 }
 

@@ -285,9 +285,11 @@ func istioValues(name string, req render.IstioRequest, c *contents, opts Options
 		g["istioNamespace"] = opts.Namespace
 	case render.ChartZtunnel:
 		vals["istioNamespace"] = opts.Namespace
-		if opts.PathMode == PathFlatten {
-			// hub + tag would give REGISTRY/istio/ztunnel; the chart (1.28+)
-			// uses an image containing "/" whole.
+		// The chart (1.28+) uses an image containing "/" whole: the
+		// workload then names REGISTRY/istio/ztunnel@sha256:… like every
+		// other image. Older charts only know hub + tag (tag@digest), which
+		// flatten cannot express (the chart appends /ztunnel to the hub).
+		if opts.PathMode == PathFlatten || atLeast(req.Version, 1, 28) {
 			if !atLeast(req.Version, 1, 28) {
 				return nil, fmt.Errorf("path mode flatten (Options.PathMode) needs Istio 1.28 or later for ztunnel (its chart takes a whole image reference only since 1.28); this bundle has %s: load it with path mode keep", req.Version)
 			}

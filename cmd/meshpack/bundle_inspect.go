@@ -9,12 +9,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lattice-mesh/meshpack/bundle"
+	"github.com/lattice-mesh/meshpack/mirror"
 	"github.com/lattice-mesh/meshpack/progress"
 )
 
 // inspectResult is what `bundle inspect -o json` prints.
 type inspectResult struct {
-	Path  string      `json:"path"`
+	Path string `json:"path"`
+	// ID is the bundle's id: sha256 of its meshpack/bom.json.
+	ID    string      `json:"id"`
 	Stats bundleStats `json:"stats"`
 	BOM   *bundle.BOM `json:"bom"`
 }
@@ -67,7 +70,11 @@ records as its base), for 'bundle diff' later.`,
 				return err
 			}
 			st := r.Stats()
-			res := inspectResult{Path: args[0], BOM: bom, Stats: bundleStats{
+			raw, err := r.File(bundle.BOMName)
+			if err != nil {
+				return err
+			}
+			res := inspectResult{Path: args[0], ID: mirror.BundleID(raw), BOM: bom, Stats: bundleStats{
 				Compressed: st.Compressed, Uncompressed: st.Uncompressed, BlobBytes: st.BlobBytes,
 				Blobs: st.Blobs, Frames: st.Frames, Ratio: st.Ratio(), Seekable: st.Seekable,
 			}}
@@ -101,6 +108,7 @@ func inspectTable(s streams, res inspectResult) error {
 	bom, st := res.BOM, res.Stats
 	w := s.out
 	fmt.Fprintf(w, "bundle:    %s\n", sanitize(res.Path))
+	fmt.Fprintf(w, "id:        %s (sha256 of meshpack/bom.json)\n", res.ID)
 	fmt.Fprintf(w, "created:   %s by %s %s\n", bom.Created.Format("2006-01-02 15:04:05Z07:00"), sanitize(bom.Tool.Name), sanitize(bom.Tool.Version))
 	keys := make([]string, 0, len(bom.Set))
 	for k := range bom.Set {

@@ -280,7 +280,11 @@ func (l *loader) record(ctx context.Context) (string, error) {
 		return "", err
 	}
 	sig, _ := l.r.File(bundle.BOMSigName) // absent in an unsigned bundle
-	return writeRecord(ctx, l.c, l.t, bomJSON, sig)
+	var chunk int64
+	if l.chunked.Load() {
+		chunk = max(l.chunkSize.Load(), 1)
+	}
+	return writeRecord(ctx, l.c, l.t, bomJSON, sig, chunk)
 }
 
 // loader carries one Load call's state.

@@ -51,6 +51,11 @@ type PullOptions struct {
 	Created time.Time
 	// Logger receives progress lines; nil discards.
 	Logger *slog.Logger
+	// Base makes an incremental bundle: every config, layer and file blob
+	// the base holds is left out (manifests, charts, signatures, the BOM
+	// and the lock are always carried) and the BOM names the base
+	// (BOM.Base). Loading it needs the base's blobs in the registry.
+	Base *Base
 	// Progress, when set, receives events, never concurrently; it must not
 	// block. Planned carries Total (the bytes of every blob) and Blobs once
 	// the manifests are fetched and verified; Bytes, bytes pulled into the

@@ -132,6 +132,16 @@ func (pl *puller) plan(ctx context.Context, lock *manifests.Lock) (*plan, error)
 			return nil, err
 		}
 	}
+	if base := pl.opts.Base; base != nil {
+		kept := p.streamed[:0]
+		for _, it := range p.streamed {
+			if !base.Blobs[it.desc.Digest.String()] {
+				kept = append(kept, it)
+			}
+		}
+		pl.log.Debug("incremental", "base", base.ID, "leftToBase", len(p.streamed)-len(kept))
+		p.streamed = kept
+	}
 	var total int64
 	for _, b := range p.blobs() {
 		total += b.Size
@@ -177,6 +187,9 @@ func (pl *puller) writeMetadata(ctx context.Context, w *bundle.Writer, lock *man
 	}
 	if !bom.Signed {
 		bom.Unsigned = UnsignedAllowed
+	}
+	if pl.opts.Base != nil {
+		bom.Base = pl.opts.Base.ID
 	}
 	bomJSON, err := json.MarshalIndent(bom, "", "  ")
 	if err != nil {

@@ -44,7 +44,9 @@ type BundleRecord struct {
 
 // writeRecord pushes the record of the bundle just loaded: its BOM (and
 // signature, if any) as layers of an OCI artifact in RecordRepository.
-func writeRecord(ctx context.Context, c *remote.Client, t target, bomJSON, sig []byte) (string, error) {
+// chunk, when positive, sends each blob in PATCH requests of that size
+// (the load found the registry refuses whole-blob PUTs).
+func writeRecord(ctx context.Context, c *remote.Client, t target, bomJSON, sig []byte, chunk int64) (string, error) {
 	id := BundleID(bomJSON)
 	rc, err := c.RepositoryAt(ctx, t.host, t.repo(RecordRepository))
 	if err != nil {
@@ -64,14 +66,26 @@ func writeRecord(ctx context.Context, c *remote.Client, t target, bomJSON, sig [
 		if ok, err := rc.BlobExists(ctx, desc); err == nil && ok {
 			continue
 		}
-		s, err := rc.StartUpload(ctx)
-		if err != nil {
-			return id, fmt.Errorf("bundle record: %w", err)
-		}
 		data := b
 		open := func(off int64) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data[off:])), nil }
-		if _, err := rc.UploadBlob(ctx, desc, open, remote.UploadOptions{Session: s}); err != nil {
-			return id, fmt.Errorf("bundle record: blob %s: %w", desc.Digest, err)
+		// One PUT, else (a registry or proxy that refuses them) a PATCH and
+		// a closing PUT, as the blob uploads of the load itself fall back.
+		var uerr error
+		tries := []int64{0, 1 << 20}
+		if chunk > 0 {
+			tries = []int64{chunk}
+		}
+		for _, size := range tries {
+			s, err := rc.StartUpload(ctx)
+			if err != nil {
+				return id, fmt.Errorf("bundle record: %w", err)
+			}
+			if _, uerr = rc.UploadBlob(ctx, desc, open, remote.UploadOptions{Session: s, ChunkSize: size}); uerr == nil {
+				break
+			}
+		}
+		if uerr != nil {
+			return id, fmt.Errorf("bundle record: blob %s: %w", desc.Digest, uerr)
 		}
 	}
 	m := ocispec.Manifest{

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 
@@ -26,6 +27,7 @@ type createFlags struct {
 	net         netFlags
 	sign        signFlags
 	lock        string
+	since       string
 	file        string // BUNDLE, the positional argument
 	output      string
 	concurrency int
@@ -66,6 +68,7 @@ downloaded. -o prints the summary as text (default), json or yaml.`,
 	f.net.register(fs, true)
 	f.sign.register(fs)
 	fs.StringVar(&f.lock, "lock", "", "rebuild exactly what this lock pins (no resolve)")
+	fs.StringVar(&f.since, "since", "", "make an incremental bundle: leave out every blob BASE holds; BASE is a previous bundle, its BOM (bundle inspect --bom) or an inventory of the enclave registry (registry inventory)")
 	outputFlag(fs, &f.output, formatText, formatText, formatJSON, formatYAML)
 	fs.IntVar(&f.concurrency, "concurrency", 4, "downloads running ahead of the writer")
 	fs.IntVar(&f.level, "level", bundle.DefaultLevel, "zstd level 1-22 for compressible content (layers already compressed are stored as they are)")
@@ -147,6 +150,12 @@ func (f *createFlags) options(cmd *cobra.Command, s streams, g *globalFlags) (pa
 		}
 		mirrors = opts.Spec.Mirrors
 	}
+	var base *mirror.Base
+	if f.since != "" {
+		if base, err = readBase(f.since); err != nil {
+			return opts, err
+		}
+	}
 	keys, err := f.sign.upstreamVerifiers()
 	if err != nil {
 		return opts, err
@@ -168,9 +177,32 @@ func (f *createFlags) options(cmd *cobra.Command, s streams, g *globalFlags) (pa
 	opts.Create.PullOptions = mirror.PullOptions{
 		Client: c, Concurrency: f.concurrency, VerifyUpstream: f.sign.verifyUpstream,
 		UpstreamKeys: keys, Signer: signer, AllowUnsigned: f.sign.allowUnsigned,
-		Tool: bundle.Tool{Name: "meshpack", Version: b.Version, Commit: b.Commit}, Logger: log,
+		Tool: bundle.Tool{Name: "meshpack", Version: b.Version, Commit: b.Commit}, Logger: log, Base: base,
 	}
 	return opts, nil
+}
+
+// readBase reads the --since base: an inventory, a BOM, or a bundle.
+func readBase(path string) (*mirror.Base, error) {
+	raw, err := readRawBOM(path)
+	if err != nil {
+		return nil, err
+	}
+	var kind struct {
+		Kind string `json:"kind"`
+	}
+	if json.Unmarshal(raw, &kind) == nil && kind.Kind == mirror.InventoryKind {
+		b, err := mirror.BaseFromInventory(raw)
+		if err != nil {
+			return nil, usagef("--since %s: %v", path, err)
+		}
+		return b, nil
+	}
+	b, err := mirror.BaseFromBOM(raw)
+	if err != nil {
+		return nil, usagef("--since %s: %v", path, err)
+	}
+	return b, nil
 }
 
 // loadLock reads the --lock file.

@@ -13,7 +13,7 @@ func newRegistryCmd(s streams, g *globalFlags) *cobra.Command {
 		Use:   "registry",
 		Short: "Run the embedded OCI registry, list what bundles loaded, reclaim space",
 	}
-	cmd.AddCommand(newRegistryServeCmd(s, g), newRegistryListCmd(s, g), newRegistryGCCmd(s))
+	cmd.AddCommand(newRegistryServeCmd(s, g), newRegistryListCmd(s, g), newRegistryInventoryCmd(s, g), newRegistryGCCmd(s))
 	return cmd
 }
 

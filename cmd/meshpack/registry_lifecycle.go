@@ -242,3 +242,41 @@ the sweep could lose a blob. --dry-run deletes nothing.`,
 	outputFlag(cmd.Flags(), &output, formatText, formatText, formatJSON, formatYAML)
 	return cmd
 }
+
+func newRegistryInventoryCmd(s streams, g *globalFlags) *cobra.Command {
+	var f registryTargetFlags
+	cmd := &cobra.Command{
+		Use:   "inventory --registry HOST[:PORT][/PREFIX] [-o json] > inventory.json",
+		Short: "Export what an enclave registry holds, as the base of an incremental bundle",
+		Long: `inventory walks every repository below PREFIX (the registry's catalog), every
+tag and every manifest reachable from it, and prints the manifests and the blobs
+they reference as JSON. Carried out of the enclave, it is the --since base of
+bundle create: the next bundle then leaves out every blob the enclave already
+holds, whatever bundle brought it.`,
+		Example: `  meshpack registry inventory --registry registry.internal:5000/mesh -o json`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch f.output {
+			case formatText:
+				f.output = formatJSON // an inventory is a JSON document
+			case formatYAML:
+				return usagef("-o yaml: an inventory is JSON (bundle create --since reads it)")
+			}
+			if err := f.check(); err != nil {
+				return err
+			}
+			c, err := f.net.client(s.in, nil, g.logger(s))
+			if err != nil {
+				return err
+			}
+			inv, err := mirror.TakeInventory(cmd.Context(), c, f.registry)
+			if err != nil {
+				return err
+			}
+			_, err = writeStructured(s.out, f.output, inv)
+			return err
+		},
+	}
+	f.register(cmd)
+	return cmd
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 
+	orasremote "oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 )
 
@@ -46,4 +47,22 @@ func (r *Repository) Tags(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// Catalog lists the repositories of the registry at host (all pages of
+// /v2/_catalog). Registries that keep their catalog private refuse it.
+func (c *Client) Catalog(ctx context.Context, host string) ([]string, error) {
+	reg, err := orasremote.NewRegistry(host)
+	if err != nil {
+		return nil, fmt.Errorf("registry %s: %w", host, err)
+	}
+	reg.Client = c.auth
+	reg.PlainHTTP = c.opts.PlainHTTP || c.plainLoopback(ctx, host)
+	ctx = auth.AppendScopes(ctx, "registry:catalog:*")
+	var out []string
+	err = reg.Repositories(ctx, "", func(repos []string) error {
+		out = append(out, repos...)
+		return nil
+	})
+	return out, mapError(err)
 }

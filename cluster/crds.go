@@ -68,7 +68,7 @@ func waitEstablished(ctx context.Context, c *conn, names []string, timeout time.
 		for n := range pending {
 			u, err := c.dynamic.Resource(crdGVR).Get(ctx, n, metav1.GetOptions{})
 			if err != nil {
-				return false, fmt.Errorf("CRD %s: %w", n, err)
+				continue // transient: the timeout names what is still pending
 			}
 			conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
 			for _, x := range conds {

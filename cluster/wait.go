@@ -9,6 +9,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
@@ -54,19 +55,29 @@ func (e *TimeoutError) Error() string {
 	return fmt.Sprintf("not rolled out after %s:\n  - %s\n(the release is applied; inspect the workloads with kubectl describe, then re-run the same command: it continues)", e.Timeout, strings.Join(e.Pending, "\n  - "))
 }
 
+const notChecked = "not checked yet"
+
 // waitRolledOut polls until every workload is rolled out: its controller
 // has seen the newest generation and every replica is updated and
 // available (DaemonSets: on every node they are scheduled to).
 func waitRolledOut(ctx context.Context, c *conn, ws []workload, timeout time.Duration) error {
 	pending := map[workload]string{}
 	for _, w := range ws {
-		pending[w] = "not checked yet"
+		pending[w] = notChecked
 	}
 	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		for w := range pending {
 			why, err := notReady(ctx, c, w)
-			if err != nil {
-				return false, err
+			switch {
+			case apierrors.IsNotFound(err):
+				return false, err // deleted under us: waiting cannot help
+			case err != nil:
+				// A transient API error (or the client's rate limiter at
+				// the deadline): keep waiting, and say so if time runs out.
+				if pending[w] == notChecked {
+					pending[w] = "cannot be read: " + err.Error()
+				}
+				continue
 			}
 			if why == "" {
 				delete(pending, w)
@@ -79,10 +90,10 @@ func waitRolledOut(ctx context.Context, c *conn, ws []workload, timeout time.Dur
 	if len(pending) == 0 {
 		return nil
 	}
-	if ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
-		if err == nil {
-			err = ctx.Err()
-		}
+	if ctx.Err() != nil {
+		return ctx.Err() // interrupted
+	}
+	if err != nil && !wait.Interrupted(err) && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	var left []string

@@ -37,6 +37,7 @@ demo: build ## offline end-to-end run on the embedded defaults
 
 bench: build ## benchmarks; results go to BENCHMARKS.md
 	bash hack/bench.sh
+	bash hack/bench-incremental.sh
 
 lint: ## gofmt + go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1; }

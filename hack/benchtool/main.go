@@ -38,7 +38,9 @@ const usage = `usage:
   benchtool killat -pid PID -root REGISTRY-ROOT -bytes N
   benchtool writes STRACE.log
   benchtool freeport
-  benchtool report -in results.tsv -out BENCHMARKS.md`
+  benchtool report -in results.tsv -out BENCHMARKS.md
+  benchtool htpasswd USER PASSWORD
+`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -78,6 +80,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return runFreePort(args[1:], out)
 	case "report":
 		return runReport(args[1:])
+	case "htpasswd":
+		return runHtpasswd(args[1:], out)
 	default:
 		return fmt.Errorf("unknown subcommand %q\n%w", args[0], errUsage)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -89,6 +90,39 @@ func TestIncrementalBundle(t *testing.T) {
 	for ref := range next.pinnedRefs() {
 		runTool(t, "crane", "manifest", ref, "--insecure")
 	}
+	// Base + delta serve what the full bundle serves: every tag of the next
+	// patch at the same digest, and every blob of every layer.
+	fullReg := registrytest.New(t) + "/mesh"
+	e.loadBundleInto(t, full, fullReg)
+	bomFull := openBOM(t, full)
+	for _, a := range bomFull.Artifacts {
+		if a.Kind == bundle.KindSignature || a.Tag == "" {
+			continue // signatures are made anew by each create
+		}
+		viaDelta := runTool(t, "crane", "digest", reg+"/"+a.Repository+":"+a.Tag, "--insecure")
+		viaFull := runTool(t, "crane", "digest", fullReg+"/"+a.Repository+":"+a.Tag, "--insecure")
+		if viaDelta != viaFull {
+			t.Errorf("%s:%s is %s after base + delta, %s after the full bundle", a.Repository, a.Tag, strings.TrimSpace(viaDelta), strings.TrimSpace(viaFull))
+		}
+	}
+	for _, b := range bomFull.Blobs {
+		if b.MediaType == "" || strings.Contains(b.MediaType, "manifest") || strings.Contains(b.MediaType, "index") {
+			continue
+		}
+		found := false
+		for _, a := range bomFull.Artifacts {
+			if a.Kind != bundle.KindImage {
+				continue
+			}
+			if exec.Command(tool(t, "crane"), "blob", reg+"/"+a.Repository+"@"+b.Digest, "--insecure").Run() == nil {
+				found = true
+				break
+			}
+		}
+		if !found && strings.Contains(b.MediaType, "layer") {
+			t.Errorf("layer %s of the full bundle is not served after base + delta", b.Digest)
+		}
+	}
 
 	empty := registrytest.New(t)
 	_, errOut, code = runCLI(t, "", "bundle", "load", fromBundle, "--registry", empty+"/mesh", "--plain-http", "--state-dir", "none", "--key", e.pub())
@@ -98,6 +132,20 @@ func TestIncrementalBundle(t *testing.T) {
 	if repos := registrytest.Catalog(t, empty); len(repos) != 0 {
 		t.Errorf("a refused delta load pushed %v", repos)
 	}
+}
+
+func openBOM(t *testing.T, path string) *bundle.BOM {
+	t.Helper()
+	r, err := bundle.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	bom, err := r.BOM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bom
 }
 
 func bundleID(t *testing.T, path string) string {

@@ -11,6 +11,7 @@ import (
 	"github.com/lattice-mesh/meshpack/manifests"
 	"github.com/lattice-mesh/meshpack/mirror"
 	"github.com/lattice-mesh/meshpack/pack"
+	"github.com/lattice-mesh/meshpack/signing"
 )
 
 func newBundleCmd(s streams, g *globalFlags) *cobra.Command {
@@ -28,6 +29,7 @@ type createFlags struct {
 	sign        signFlags
 	lock        string
 	since       string
+	sinceKey    string
 	file        string // BUNDLE, the positional argument
 	output      string
 	concurrency int
@@ -68,6 +70,7 @@ downloaded. -o prints the summary as text (default), json or yaml.`,
 	f.net.register(fs, true)
 	f.sign.register(fs)
 	fs.StringVar(&f.lock, "lock", "", "rebuild exactly what this lock pins (no resolve)")
+	fs.StringVar(&f.sinceKey, "since-key", "", "cosign public key: the --since inventory must carry a valid FILE.sig by it (registry inventory --key)")
 	fs.StringVar(&f.since, "since", "", "make an incremental bundle: leave out every blob BASE holds; BASE is a previous bundle, its BOM (bundle inspect --bom) or an inventory of the enclave registry (registry inventory)")
 	outputFlag(fs, &f.output, formatText, formatText, formatJSON, formatYAML)
 	fs.IntVar(&f.concurrency, "concurrency", 4, "downloads running ahead of the writer")
@@ -152,7 +155,7 @@ func (f *createFlags) options(cmd *cobra.Command, s streams, g *globalFlags) (pa
 	}
 	var base *mirror.Base
 	if f.since != "" {
-		if base, err = readBase(f.since); err != nil {
+		if base, err = readBase(cmd, f.since, f.sinceKey); err != nil {
 			return opts, err
 		}
 	}
@@ -182,8 +185,9 @@ func (f *createFlags) options(cmd *cobra.Command, s streams, g *globalFlags) (pa
 	return opts, nil
 }
 
-// readBase reads the --since base: an inventory, a BOM, or a bundle.
-func readBase(path string) (*mirror.Base, error) {
+// readBase reads the --since base: an inventory (its signature checked with
+// --since-key when given), a BOM, or a bundle.
+func readBase(cmd *cobra.Command, path, key string) (*mirror.Base, error) {
 	raw, err := readRawBOM(path)
 	if err != nil {
 		return nil, err
@@ -191,7 +195,28 @@ func readBase(path string) (*mirror.Base, error) {
 	var kind struct {
 		Kind string `json:"kind"`
 	}
-	if json.Unmarshal(raw, &kind) == nil && kind.Kind == mirror.InventoryKind {
+	isInventory := json.Unmarshal(raw, &kind) == nil && kind.Kind == mirror.InventoryKind
+	if key != "" && !isInventory {
+		return nil, usagef("--since-key checks a signed inventory; %s is a bundle or BOM (its signature is checked by bundle verify)", path)
+	}
+	if key != "" {
+		pem, err := os.ReadFile(key)
+		if err != nil {
+			return nil, usagef("--since-key: %v", err)
+		}
+		v, err := signing.LoadVerifier(pem)
+		if err != nil {
+			return nil, usagef("--since-key %s: %v", key, err)
+		}
+		sig, err := os.ReadFile(path + ".sig")
+		if err != nil {
+			return nil, fmt.Errorf("inventory %s: no signature beside it (%s.sig): %w", path, path, err)
+		}
+		if err := signing.VerifyBlob(cmd.Context(), v, raw, sig); err != nil {
+			return nil, fmt.Errorf("inventory %s: signature %s.sig does not verify with %s: %w", path, path, key, err)
+		}
+	}
+	if isInventory {
 		b, err := mirror.BaseFromInventory(raw)
 		if err != nil {
 			return nil, usagef("--since %s: %v", path, err)

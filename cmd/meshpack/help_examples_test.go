@@ -32,7 +32,7 @@ import (
 // what an earlier one wrote (keys, lock, bundles). A command with examples
 // that is missing here fails the test.
 var exampleOrder = []string{"version", "versions", "keys generate", "resolve", "bundle create",
-	"bundle inspect", "bundle diff", "bundle verify", "registry serve", "bundle load", "registry list", "install", "audit",
+	"bundle inspect", "bundle diff", "bundle verify", "registry serve", "bundle load", "registry list", "registry inventory", "install", "audit",
 	"namespace add", "namespace list", "phase set", "namespace remove",
 	"upgrade", "upgrade rollback", "upgrade promote", "upgrade finish", "status", "uninstall",
 	"bundle unload", "registry gc"}

@@ -36,10 +36,10 @@ func TestIncrementalBundle(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &diff) != nil {
 		t.Fatalf("bundle diff: exit %d\n%s%s", code, out, errOut)
 	}
-	delta := func(name, since string) (string, *bundle.BOM) {
+	delta := func(name, since string, extra ...string) (string, *bundle.BOM) {
 		path := filepath.Join(dir, name)
-		args := []string{"bundle", "create", path, "--istio", "1.30.4", "--profile", "ambient", "--kiali",
-			"--key", e.key(), "--upstream-key", "istio-release=" + e.istioPub, "--since", since}
+		args := append([]string{"bundle", "create", path, "--istio", "1.30.4", "--profile", "ambient", "--kiali",
+			"--key", e.key(), "--upstream-key", "istio-release=" + e.istioPub, "--since", since}, extra...)
 		if _, errOut, code := e.meshpack(t, args...); code != 0 {
 			t.Fatalf("bundle create --since %s: exit %d\n%s", since, code, errOut)
 		}
@@ -83,6 +83,27 @@ func TestIncrementalBundle(t *testing.T) {
 		t.Fatalf("registry inventory: exit %d\n%s", code, errOut)
 	}
 	fromInv, bomI := delta("delta-inventory.tar.zst", inv)
+
+	// A signed inventory: verified when used; a tampered one is refused.
+	signed := filepath.Join(dir, "signed-inventory.json")
+	t.Setenv("COSIGN_PASSWORD", testPassword)
+	if _, errOut, code := runCLI(t, "", "registry", "inventory", signed, "--registry", reg, "--key", e.key()); code != 0 {
+		t.Fatalf("registry inventory --key: exit %d\n%s", code, errOut)
+	}
+	runTool(t, "cosign", "verify-blob", "--key", e.pub(), "--signature", signed+".sig", "--insecure-ignore-tlog", signed)
+	_, bomS := delta("delta-signed.tar.zst", signed, "--since-key", e.pub())
+	if blobSet(bomS) != blobSet(bomA) {
+		t.Error("the delta from the signed inventory differs")
+	}
+	data, _ := os.ReadFile(signed)
+	if err := os.WriteFile(signed, []byte(strings.Replace(string(data), `"repositories"`, `"repositories" `, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"bundle", "create", filepath.Join(dir, "refused.tar.zst"), "--istio", "1.30.4", "--profile", "ambient", "--kiali",
+		"--key", e.key(), "--upstream-key", "istio-release=" + e.istioPub, "--since", signed, "--since-key", e.pub()}
+	if _, errOut, code := e.meshpack(t, args...); code != 1 || !strings.Contains(errOut, "does not verify") {
+		t.Fatalf("create --since a tampered signed inventory: exit %d\n%s", code, errOut)
+	}
 	if blobSet(bomI) != blobSet(bomA) {
 		t.Error("the delta from the inventory differs from the delta from the bundle")
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -9,10 +10,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lattice-mesh/meshpack/atomicfile"
 	"github.com/lattice-mesh/meshpack/bundle"
 	"github.com/lattice-mesh/meshpack/mirror"
 	"github.com/lattice-mesh/meshpack/mirror/registry"
 	"github.com/lattice-mesh/meshpack/progress"
+	"github.com/lattice-mesh/meshpack/signing"
 )
 
 // registryTargetFlags are the flags of registry list and bundle unload.
@@ -245,25 +248,42 @@ the sweep could lose a blob. --dry-run deletes nothing.`,
 
 func newRegistryInventoryCmd(s streams, g *globalFlags) *cobra.Command {
 	var f registryTargetFlags
+	var sign signFlags
 	cmd := &cobra.Command{
-		Use:   "inventory --registry HOST[:PORT][/PREFIX] [-o json] > inventory.json",
+		Use:   "inventory [FILE] --registry HOST[:PORT][/PREFIX] [--key cosign.key]",
 		Short: "Export what an enclave registry holds, as the base of an incremental bundle",
 		Long: `inventory walks every repository below PREFIX (the registry's catalog), every
-tag and every manifest reachable from it, and prints the manifests and the blobs
-they reference as JSON. Carried out of the enclave, it is the --since base of
-bundle create: the next bundle then leaves out every blob the enclave already
-holds, whatever bundle brought it.`,
-		Example: `  meshpack registry inventory --registry registry.internal:5000/mesh -o json`,
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			switch f.output {
-			case formatText:
+tag and every manifest reachable from it, and writes the manifests and the blobs
+they reference as JSON to FILE (stdout without it). Carried out of the enclave,
+it is the --since base of bundle create: the next bundle then leaves out every
+blob the enclave already holds, whatever bundle brought it.
+
+With --key the inventory is signed (FILE.sig, cosign's sign-blob format, so
+cosign verify-blob checks it too); bundle create --since FILE --since-key
+cosign.pub then refuses an inventory whose signature does not verify.`,
+		Example: `  meshpack registry inventory inventory.json --registry registry.internal:5000/mesh --key cosign.key
+  meshpack registry inventory --registry registry.internal:5000/mesh`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.output == formatText {
 				f.output = formatJSON // an inventory is a JSON document
-			case formatYAML:
-				return usagef("-o yaml: an inventory is JSON (bundle create --since reads it)")
+			}
+			if f.output != formatJSON {
+				return usagef("-o %s: an inventory is JSON (bundle create --since reads it)", f.output)
 			}
 			if err := f.check(); err != nil {
 				return err
+			}
+			if sign.key != "" && len(args) == 0 {
+				return usagef("--key signs the inventory into FILE.sig: name FILE, e.g. meshpack registry inventory inventory.json --key cosign.key")
+			}
+			var signer signing.Signer
+			if sign.key != "" {
+				sign.allowUnsigned = false
+				var err error
+				if signer, err = sign.signer(s, f.net.passwordStdin); err != nil {
+					return err
+				}
 			}
 			c, err := f.net.client(s.in, nil, g.logger(s))
 			if err != nil {
@@ -273,10 +293,32 @@ holds, whatever bundle brought it.`,
 			if err != nil {
 				return err
 			}
-			_, err = writeStructured(s.out, f.output, inv)
-			return err
+			data, err := json.MarshalIndent(inv, "", "  ")
+			if err != nil {
+				return err
+			}
+			data = append(data, '\n')
+			if len(args) == 0 {
+				_, err = s.out.Write(data)
+				return err
+			}
+			if err := atomicfile.WriteFile(args[0], data, 0o644); err != nil {
+				return err
+			}
+			if signer != nil {
+				sig, err := signing.SignBlob(cmd.Context(), signer, data)
+				if err != nil {
+					return err
+				}
+				if err := atomicfile.WriteFile(args[0]+".sig", sig, 0o644); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(s.err, "wrote %s: %d manifests, %d blobs in %d repositories\n", args[0], len(inv.Manifests), len(inv.Blobs), inv.Repositories)
+			return nil
 		},
 	}
 	f.register(cmd)
+	cmd.Flags().StringVar(&sign.key, "key", "", "cosign private key: sign the inventory into FILE.sig (password from COSIGN_PASSWORD or a prompt)")
 	return cmd
 }

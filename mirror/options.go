@@ -51,6 +51,10 @@ type PullOptions struct {
 	Created time.Time
 	// Logger receives progress lines; nil discards.
 	Logger *slog.Logger
+	// Cache, when set, is a blob cache shared across creates: configs,
+	// layers and files found there (verified by digest) are not downloaded,
+	// and every blob downloaded is saved there.
+	Cache *BlobCache
 	// Base makes an incremental bundle: every config, layer and file blob
 	// the base holds is left out (manifests, charts, signatures, the BOM
 	// and the lock are always carried) and the BOM names the base

@@ -22,6 +22,8 @@ type fetchItem struct {
 	open opener
 	// label names the blob for errors (a reference or URL).
 	label string
+	// cache, when set, gets a copy of the blob as it downloads.
+	cache *BlobCache
 }
 
 // prefetched is one item's stream, ready for the consumer.
@@ -85,7 +87,13 @@ func prefetch(ctx context.Context, items []fetchItem, opts prefetchOptions) <-ch
 
 // download copies one item into w, resuming after transient read errors when
 // the source can seek. It returns nil at a complete copy.
-func download(ctx context.Context, it fetchItem, w io.Writer, opts prefetchOptions) error {
+func download(ctx context.Context, it fetchItem, w io.Writer, opts prefetchOptions) (err error) {
+	if it.cache != nil {
+		if s := it.cache.newSaver(it.desc); s != nil {
+			defer func() { s.finish(err == nil) }()
+			w = io.MultiWriter(w, s)
+		}
+	}
 	var written int64
 	backoff := opts.Backoff
 	if backoff <= 0 {

@@ -28,6 +28,10 @@ type PullResult struct {
 	Bytes int64
 	// BOM is what was written to meshpack/bom.json.
 	BOM *bundle.BOM
+	// CachedBlobs and CachedBytes came from PullOptions.Cache instead of
+	// the network.
+	CachedBlobs int
+	CachedBytes int64
 }
 
 // puller carries one Pull call's state.
@@ -57,6 +61,7 @@ func Pull(ctx context.Context, lock *manifests.Lock, w *bundle.Writer, opts Pull
 		return nil, err
 	}
 	pl.log.Debug("planned", "artifacts", len(p.artifacts), "inMemoryBlobs", len(p.small), "streamedBlobs", len(p.streamed), "streamedBytes", p.streamedBytes(), "elapsed", time.Since(start))
+	cached, cachedBytes := pl.useCache(p)
 	bom, err := pl.writeMetadata(ctx, w, lock, p)
 	if err != nil {
 		return nil, err
@@ -65,11 +70,33 @@ func Pull(ctx context.Context, lock *manifests.Lock, w *bundle.Writer, opts Pull
 		return nil, err
 	}
 	pl.log.Debug("blobs written", "elapsed", time.Since(start))
-	res := &PullResult{Artifacts: len(p.artifacts), Blobs: len(bom.Blobs), BOM: bom}
+	res := &PullResult{Artifacts: len(p.artifacts), Blobs: len(bom.Blobs), BOM: bom, CachedBlobs: cached, CachedBytes: cachedBytes}
 	for _, b := range bom.Blobs {
 		res.Bytes += b.Size
 	}
 	return res, nil
+}
+
+// useCache points every streamed blob the cache holds at its cached copy
+// and has the others saved there as they download.
+func (pl *puller) useCache(p *plan) (int, int64) {
+	c := pl.opts.Cache
+	if c == nil {
+		return 0, 0
+	}
+	var n int
+	var size int64
+	for i, it := range p.streamed {
+		if open, ok := c.lookup(it.desc); ok {
+			p.streamed[i].open = open
+			n++
+			size += it.desc.Size
+			continue
+		}
+		p.streamed[i].cache = c
+	}
+	pl.log.Debug("blob cache", "dir", c.Dir, "hits", n, "bytes", size)
+	return n, size
 }
 
 func newPuller(lock *manifests.Lock, opts PullOptions) (*puller, error) {

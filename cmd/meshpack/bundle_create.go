@@ -30,6 +30,7 @@ type createFlags struct {
 	lock        string
 	since       string
 	sinceKey    string
+	cache       string
 	file        string // BUNDLE, the positional argument
 	output      string
 	concurrency int
@@ -70,6 +71,7 @@ downloaded. -o prints the summary as text (default), json or yaml.`,
 	f.net.register(fs, true)
 	f.sign.register(fs)
 	fs.StringVar(&f.lock, "lock", "", "rebuild exactly what this lock pins (no resolve)")
+	fs.StringVar(&f.cache, "cache", "", "a blob cache shared across creates: blobs found there (verified by digest) are not downloaded, every blob downloaded is kept there; an interrupted create re-run downloads only what was in flight (bounded by meshpack cache prune)")
 	fs.StringVar(&f.sinceKey, "since-key", "", "cosign public key: the --since inventory must carry a valid FILE.sig by it (registry inventory --key)")
 	fs.StringVar(&f.since, "since", "", "make an incremental bundle: leave out every blob BASE holds; BASE is a previous bundle, its BOM (bundle inspect --bom) or an inventory of the enclave registry (registry inventory)")
 	outputFlag(fs, &f.output, formatText, formatText, formatJSON, formatYAML)
@@ -181,6 +183,9 @@ func (f *createFlags) options(cmd *cobra.Command, s streams, g *globalFlags) (pa
 		Client: c, Concurrency: f.concurrency, VerifyUpstream: f.sign.verifyUpstream,
 		UpstreamKeys: keys, Signer: signer, AllowUnsigned: f.sign.allowUnsigned,
 		Tool: bundle.Tool{Name: "meshpack", Version: b.Version, Commit: b.Commit}, Logger: log, Base: base,
+	}
+	if f.cache != "" {
+		opts.Create.PullOptions.Cache = &mirror.BlobCache{Dir: f.cache}
 	}
 	return opts, nil
 }

@@ -28,15 +28,21 @@ type createSummary struct {
 	Signed            bool              `json:"signed"`
 	Unsigned          string            `json:"unsigned,omitempty"`
 	Duration          time.Duration     `json:"durationNanos"`
+	// CachedBlobs and CachedBytes came from --cache, not the network;
+	// Base is the base of an incremental bundle (--since).
+	CachedBlobs int    `json:"cachedBlobs,omitempty"`
+	CachedBytes int64  `json:"cachedBytes,omitempty"`
+	Base        string `json:"base,omitempty"`
 }
 
 func summarizeCreate(r *pack.Result) createSummary {
 	sum := createSummary{
 		Path: r.Path, Parts: r.Parts, Sums: r.Sums, Artifacts: r.Artifacts, Blobs: r.Blobs, BlobBytes: r.Bytes,
 		UncompressedBytes: r.Stats.Uncompressed, CompressedBytes: r.Stats.Compressed, Ratio: r.Stats.Ratio(), Duration: r.Duration,
+		CachedBlobs: r.CachedBlobs, CachedBytes: r.CachedBytes,
 	}
 	if r.BOM != nil {
-		sum.Set, sum.Signed = r.BOM.Set, r.BOM.Signed
+		sum.Set, sum.Signed, sum.Base = r.BOM.Set, r.BOM.Signed, r.BOM.Base
 		if !r.BOM.Signed {
 			sum.Unsigned = mirror.UnsignedReason(r.BOM)
 		}
@@ -68,6 +74,12 @@ func printCreate(s streams, format string, r *pack.Result) error {
 	fmt.Fprintf(w, "  artifacts %d, blobs %d, %s in, %s out (ratio %.3f), %s, %s/s\n",
 		sum.Artifacts, sum.Blobs, progress.HumanBytes(sum.UncompressedBytes), progress.HumanBytes(sum.CompressedBytes), sum.Ratio,
 		sum.Duration.Round(10*time.Millisecond), progress.HumanBytes(int64(float64(sum.CompressedBytes)/secs)))
+	if sum.CachedBlobs > 0 {
+		fmt.Fprintf(w, "  %d blobs (%s) from the cache, not downloaded\n", sum.CachedBlobs, progress.HumanBytes(sum.CachedBytes))
+	}
+	if sum.Base != "" {
+		fmt.Fprintf(w, "  incremental: blobs its base %s holds are left out\n", sum.Base)
+	}
 	if len(sum.Parts) > 1 || sum.Sums != "" {
 		fmt.Fprintf(w, "  verify, inspect and load take %s; `cat %s.[0-9][0-9][0-9] > FILE` joins the parts\n", sum.Path, strings.TrimSuffix(sum.Path, ".000"))
 	}

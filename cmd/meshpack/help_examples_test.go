@@ -35,7 +35,7 @@ var exampleOrder = []string{"version", "versions", "keys generate", "resolve", "
 	"bundle inspect", "bundle diff", "bundle verify", "registry serve", "bundle load", "registry list", "registry inventory", "install", "audit",
 	"namespace add", "namespace list", "phase set", "namespace remove",
 	"upgrade", "upgrade rollback", "upgrade promote", "upgrade finish", "status", "uninstall",
-	"bundle unload", "registry gc"}
+	"bundle unload", "registry gc", "cache prune"}
 
 // example is one Example line of a command's --help.
 type example struct {

@@ -59,11 +59,8 @@ func Audit(ctx context.Context, opts AuditOptions) (*AuditReport, error) {
 	if opts.Namespace == "" {
 		opts.Namespace = install.DefaultNamespace
 	}
-	c, err := opts.Kube.connect()
+	c, err := opts.Kube.open()
 	if err != nil {
-		return nil, err
-	}
-	if _, err := c.serverVersion(); err != nil {
 		return nil, err
 	}
 	return audit(ctx, c, opts)

@@ -192,11 +192,8 @@ func canaryState(ctx context.Context, opts *CanaryOptions) (*conn, Record, error
 	if opts.Log == nil {
 		opts.Log = func(string, ...any) {}
 	}
-	c, err := opts.Kube.connect()
+	c, err := opts.Kube.open()
 	if err != nil {
-		return nil, Record{}, err
-	}
-	if _, err := c.serverVersion(); err != nil {
 		return nil, Record{}, err
 	}
 	rec, found, err := readRecord(ctx, c, opts.Namespace)

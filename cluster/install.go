@@ -78,11 +78,8 @@ func Install(ctx context.Context, p *install.Plan, opts Options) (*Result, error
 	if timeout <= 0 {
 		timeout = 5 * time.Minute
 	}
-	c, err := opts.Kube.connect()
+	c, err := opts.Kube.open()
 	if err != nil {
-		return nil, err
-	}
-	if _, err := c.serverVersion(); err != nil {
 		return nil, err
 	}
 	old, hasOld, err := readRecord(ctx, c, p.Namespace)

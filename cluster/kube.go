@@ -94,6 +94,19 @@ func (k Kube) connect() (*conn, error) {
 	return &conn{kube: k, rest: rc, typed: typed, dynamic: dyn, helm: map[string]*action.Configuration{}}, nil
 }
 
+// open connects and asks the server its version: a wrong kubeconfig or an
+// unreachable server fails here, before anything else.
+func (k Kube) open() (*conn, error) {
+	c, err := k.connect()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.serverVersion(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
 // serverVersion asks the API server its version: the first request of
 // every command, so a wrong kubeconfig fails here, clearly.
 func (c *conn) serverVersion() (string, error) {

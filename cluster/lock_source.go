@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 
-	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"helm.sh/helm/v3/pkg/chart"
 
@@ -121,20 +119,5 @@ func (s *registrySource) layer(ctx context.Context, a bundle.Artifact, want stri
 
 // readVerified reads a small blob or manifest and checks it against desc.
 func readVerified(ctx context.Context, repo *remote.Repository, desc ocispec.Descriptor) ([]byte, error) {
-	if desc.Size < 0 || desc.Size > maxRegistryArtifact {
-		return nil, fmt.Errorf("%s: size %d is outside 0..%d", desc.Digest, desc.Size, maxRegistryArtifact)
-	}
-	rc, err := repo.Fetch(ctx, desc)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, desc.Size+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) != desc.Size || desc.Digest.Validate() != nil || digest.FromBytes(data) != desc.Digest {
-		return nil, fmt.Errorf("%s: content does not match its digest and size", desc.Digest)
-	}
-	return data, nil
+	return remote.FetchSmall(ctx, repo, desc, maxRegistryArtifact)
 }

@@ -67,11 +67,8 @@ func changeNamespaces(ctx context.Context, opts NamespaceOptions, add bool) ([]N
 	if len(opts.Names) == 0 {
 		return nil, fmt.Errorf("no namespace named")
 	}
-	c, err := opts.Kube.connect()
+	c, err := opts.Kube.open()
 	if err != nil {
-		return nil, err
-	}
-	if _, err := c.serverVersion(); err != nil {
 		return nil, err
 	}
 	rec, found, err := readRecord(ctx, c, opts.Namespace)
@@ -148,11 +145,8 @@ func hasProxy(p corev1.Pod) bool {
 
 // ListNamespaces lists the enrolled namespaces.
 func ListNamespaces(ctx context.Context, k Kube) ([]NamespaceInfo, error) {
-	c, err := k.connect()
+	c, err := k.open()
 	if err != nil {
-		return nil, err
-	}
-	if _, err := c.serverVersion(); err != nil {
 		return nil, err
 	}
 	return enrolledNamespaces(ctx, c)

@@ -69,11 +69,8 @@ func SetPhase(ctx context.Context, opts PhaseOptions) (*PhaseResult, error) {
 	if PhaseRank(opts.Phase) < 0 {
 		return nil, fmt.Errorf("phase %q: want one of %s", opts.Phase, strings.Join(Phases, ", "))
 	}
-	c, err := opts.Kube.connect()
+	c, err := opts.Kube.open()
 	if err != nil {
-		return nil, err
-	}
-	if _, err := c.serverVersion(); err != nil {
 		return nil, err
 	}
 	return applyPhase(ctx, c, opts, logf)

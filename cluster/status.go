@@ -43,11 +43,8 @@ func Status(ctx context.Context, k Kube, namespace string) (*StatusReport, error
 	if namespace == "" {
 		namespace = install.DefaultNamespace
 	}
-	c, err := k.connect()
+	c, err := k.open()
 	if err != nil {
-		return nil, err
-	}
-	if _, err := c.serverVersion(); err != nil {
 		return nil, err
 	}
 	rep := &StatusReport{Drift: []string{}}

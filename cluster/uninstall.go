@@ -50,11 +50,8 @@ func Uninstall(ctx context.Context, opts UninstallOptions) (*UninstallResult, er
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	c, err := opts.Kube.connect()
+	c, err := opts.Kube.open()
 	if err != nil {
-		return nil, err
-	}
-	if _, err := c.serverVersion(); err != nil {
 		return nil, err
 	}
 	rec, found, err := readRecord(ctx, c, opts.Namespace)

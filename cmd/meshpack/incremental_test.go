@@ -43,16 +43,7 @@ func TestIncrementalBundle(t *testing.T) {
 		if _, errOut, code := e.meshpack(t, args...); code != 0 {
 			t.Fatalf("bundle create --since %s: exit %d\n%s", since, code, errOut)
 		}
-		r, err := bundle.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
-		bom, err := r.BOM()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return path, bom
+		return path, openBOM(t, path)
 	}
 	fromBundle, bomA := delta("delta-bundle.tar.zst", base)
 	_, bomB := delta("delta-bom.tar.zst", bomFile)

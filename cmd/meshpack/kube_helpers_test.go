@@ -13,8 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/lattice-mesh/meshpack/bundle"
@@ -68,14 +68,20 @@ func kubeServer(t *testing.T) string {
 	return filepath.Join(dir, "kubeconfig")
 }
 
-// kubeClient is a typed client for kubeconfig.
-func kubeClient(t *testing.T, kubeconfig string) kubernetes.Interface {
+// restConfig is the client configuration of kubeconfig.
+func restConfig(t *testing.T, kubeconfig string) *rest.Config {
 	t.Helper()
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := kubernetes.NewForConfig(cfg)
+	return cfg
+}
+
+// kubeClient is a typed client for kubeconfig.
+func kubeClient(t *testing.T, kubeconfig string) kubernetes.Interface {
+	t.Helper()
+	c, err := kubernetes.NewForConfig(restConfig(t, kubeconfig))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,16 +107,7 @@ func (e *e2eEnv) loadBundleInto(t *testing.T, path, reg string) loadedBundle {
 	if _, errOut, code := runCLI(t, "", "bundle", "load", path, "--registry", reg, "--plain-http", "--state-dir", "none", "--key", e.pub()); code != 0 {
 		t.Fatalf("bundle load: exit %d\n%s", code, errOut)
 	}
-	r, err := bundle.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	bom, err := r.BOM()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return loadedBundle{path: path, registry: reg, bom: bom}
+	return loadedBundle{path: path, registry: reg, bom: openBOM(t, path)}
 }
 
 // pinnedRefs are the references install may use for b: REGISTRY/REPO@DIGEST
@@ -195,14 +192,7 @@ func digestPart(ref string) string {
 // kubeCRD reads a CRD with the dynamic client.
 func kubeCRD(t *testing.T, kubeconfig, name string) (*unstructured.Unstructured, error) {
 	t.Helper()
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := dynClient(t, kubeconfig)
 	gvr := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 	return d.Resource(gvr).Get(context.Background(), name, metav1.GetOptions{})
 }

@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/lattice-mesh/meshpack/cluster"
 )
@@ -228,11 +227,7 @@ func status(t *testing.T, kubeconfig string) cluster.StatusReport {
 
 func dynClient(t *testing.T, kubeconfig string) dynamic.Interface {
 	t.Helper()
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := dynamic.NewForConfig(cfg)
+	d, err := dynamic.NewForConfig(restConfig(t, kubeconfig))
 	if err != nil {
 		t.Fatal(err)
 	}

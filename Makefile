@@ -10,7 +10,7 @@ MESHPACK_TOOLS_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/meshpack/tools/bin
 export MESHPACK_TOOLS_DIR
 export PATH := $(MESHPACK_TOOLS_DIR):$(PATH)
 
-.PHONY: build test test-short fuzz demo bench lint tools kube-apiserver notice clean
+.PHONY: build test test-short fuzz demo bench lint tools kube-apiserver release-check notice clean
 
 build: ## build bin/meshpack
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/meshpack ./cmd/meshpack
@@ -21,6 +21,10 @@ tools: ## install the Debian packages and client CLIs the tests use
 test: tools kube-apiserver ## run every test with the real tools, then each fuzz target briefly (CI runs this)
 	MESHPACK_REQUIRE_TOOLS=1 MESHPACK_KUBE_APISERVER=1 $(GO) test -timeout 30m ./...
 	GO=$(GO) FUZZTIME=200x bash hack/fuzz.sh
+	bash hack/release-check.sh
+
+release-check: ## goreleaser check + two snapshot releases: LICENSE/NOTICE/SBOM per archive, signed checksums, reproducible binaries
+	bash hack/release-check.sh
 
 kube-apiserver: ## build kube-apiserver + etcd for the install tests, once per machine (cold ~10 min; the tests start one per test on loopback)
 	bash hack/kube-apiserver.sh build >/dev/null

@@ -15,7 +15,6 @@ import (
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 
-	"github.com/lattice-mesh/meshpack/bundle"
 	"github.com/lattice-mesh/meshpack/mirror"
 	"github.com/lattice-mesh/meshpack/mirror/registry/registrytest"
 )
@@ -138,15 +137,7 @@ func TestE2ELoadRefusesBadPart(t *testing.T) {
 // compares it with the bundle's digest.
 func checkRegistry(t *testing.T, path string, res *mirror.LoadResult, cred *auth.Credential) {
 	t.Helper()
-	r, err := bundle.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	bom, err := r.BOM()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bom := openBOM(t, path)
 	if len(res.Artifacts) != len(bom.Artifacts) {
 		t.Fatalf("got %d artifacts, want %d", len(res.Artifacts), len(bom.Artifacts))
 	}

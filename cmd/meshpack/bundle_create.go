@@ -17,7 +17,7 @@ import (
 func newBundleCmd(s streams, g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bundle",
-		Short: "Create, inspect, verify and load mesh bundles",
+		Short: "Create, inspect, diff, verify, load and unload mesh bundles",
 	}
 	cmd.AddCommand(newBundleCreateCmd(s, g), newBundleInspectCmd(s), newBundleDiffCmd(s), newBundleVerifyCmd(s, g), newBundleLoadCmd(s, g), newBundleUnloadCmd(s, g))
 	return cmd

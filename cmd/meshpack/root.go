@@ -63,7 +63,9 @@ func newRootCmd(in io.Reader, out, errOut io.Writer) *cobra.Command {
 		Long: `meshpack resolves a pinned, compatible Istio + Kiali + Gateway API version set
 for Istio sidecar or ambient mode, pulls every image, chart and file it needs
 into one signed, seekable .tar.zst bundle, and — inside the enclave — verifies
-the bundle and loads it into any OCI registry.`,
+the bundle, loads it into any OCI registry, and installs and runs the mesh from
+there: every image pinned by digest, adopted in phases, upgraded by canary
+revision, audited.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -133,7 +133,7 @@ func Install(ctx context.Context, p *install.Plan, opts Options) (*Result, error
 			}
 		}
 	}
-	if err := writeRecord(ctx, c, p); err != nil {
+	if err := writeRecord(ctx, c, p, old); err != nil {
 		return res, err
 	}
 	if opts.Canary {
@@ -141,13 +141,9 @@ func Install(ctx context.Context, p *install.Plan, opts Options) (*Result, error
 			return res, err
 		}
 	}
-	rec, _, err := readRecord(ctx, c, p.Namespace)
-	if err != nil {
-		return res, err
-	}
 	phase := opts.Phase
 	if phase == "" {
-		phase = rec.Phase
+		phase = old.Phase // the record kept it
 	}
 	if phase == "" {
 		phase = PhaseObservability

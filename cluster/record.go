@@ -89,15 +89,12 @@ func recordOf(p *install.Plan) Record {
 	return r
 }
 
-// writeRecord creates or replaces the record of p, keeping the phase and
-// waypoints an earlier install recorded.
-func writeRecord(ctx context.Context, c *conn, p *install.Plan) error {
+// writeRecord creates or replaces the record of p, keeping the phase,
+// waypoints, revision and tags of old, the record read before the install
+// (the zero Record when there was none).
+func writeRecord(ctx context.Context, c *conn, p *install.Plan, old Record) error {
 	r := recordOf(p)
-	if old, found, err := readRecord(ctx, c, p.Namespace); err != nil {
-		return err
-	} else if found {
-		r.Phase, r.Waypoints, r.Revision, r.Tags = old.Phase, old.Waypoints, old.Revision, old.Tags
-	}
+	r.Phase, r.Waypoints, r.Revision, r.Tags = old.Phase, old.Waypoints, old.Revision, old.Tags
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: RecordName, Namespace: p.Namespace, Labels: map[string]string{"app.kubernetes.io/managed-by": FieldManager}},
 		Data: map[string]string{

@@ -33,9 +33,7 @@ func canaryUpgrade(t *testing.T, profile string) {
 	kc := kubeServer(t)
 	old := e.loadBundle(t, e.createBundleOf(t, "1.30.3", "--profile", profile))
 	next := e.loadBundleInto(t, e.createBundleOf(t, "1.30.4", "--profile", profile), old.registry)
-	if _, errOut, code := runCLI(t, "", e.installArgs(old, kc, "--wait=false")...); code != 0 {
-		t.Fatalf("install 1.30.3: exit %d\n%s", code, errOut)
-	}
+	e.mustInstall(t, old, kc)
 	kube := kubeClient(t, kc)
 	ctx := context.Background()
 	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil {
@@ -108,9 +106,7 @@ func canaryUpgrade(t *testing.T, profile string) {
 		t.Errorf("status after finish: revisions %v, drift %v", st.Revisions, st.Drift)
 	}
 	// An in-place re-install keeps the revision and its default tag.
-	if _, errOut, code := runCLI(t, "", e.installArgs(next, kc, "--wait=false")...); code != 0 {
-		t.Fatalf("install over the finished canary: exit %d\n%s", code, errOut)
-	}
+	e.mustInstall(t, next, kc)
 	webhooks(t, kube, "istio-revision-tag-default", true)
 	if got := istiods(t, kube); got != "istiod-1-30-4" {
 		t.Fatalf("istiod Deployments after re-install: %s", got)

@@ -248,9 +248,7 @@ func TestAuditFindsUnpinned(t *testing.T) {
 	e := env(t)
 	kc := kubeServer(t)
 	b := e.loadBundle(t, e.createBundle(t, "--profile", "sidecar"))
-	if _, errOut, code := runCLI(t, "", e.installArgs(b, kc, "--wait=false")...); code != 0 {
-		t.Fatalf("install: exit %d\n%s", code, errOut)
-	}
+	e.mustInstall(t, b, kc)
 	kube := kubeClient(t, kc)
 	ctx := context.Background()
 	pod := &corev1.Pod{

@@ -132,9 +132,7 @@ func TestInstallUpgrade(t *testing.T) {
 	old := e.loadBundle(t, e.createBundleOf(t, "1.30.3", "--ingress-gateway"))
 	next := e.loadBundleInto(t, e.createBundleOf(t, "1.30.4", "--ingress-gateway"), old.registry)
 	releases := []string{"istio-base", "istiod", "istio-cni", "ztunnel", "istio-ingressgateway", "kiali-server"}
-	if _, errOut, code := runCLI(t, "", e.installArgs(old, kc, "--wait=false")...); code != 0 {
-		t.Fatalf("install 1.30.3: exit %d\n%s", code, errOut)
-	}
+	e.mustInstall(t, old, kc)
 	kube := kubeClient(t, kc)
 	before := workloadImages(t, kube)
 

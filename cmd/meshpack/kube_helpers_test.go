@@ -127,6 +127,15 @@ func (e *e2eEnv) installArgs(b loadedBundle, kubeconfig string, extra ...string)
 	return append([]string{"install", "--bundle", b.path, "--registry", b.registry, "--plain-http", "--key", e.pub(), "--kubeconfig", kubeconfig}, extra...)
 }
 
+// mustInstall installs b into kubeconfig with --wait=false (no kubelet runs
+// the pods) and fails the test unless it succeeds.
+func (e *e2eEnv) mustInstall(t *testing.T, b loadedBundle, kubeconfig string) {
+	t.Helper()
+	if _, errOut, code := runCLI(t, "", e.installArgs(b, kubeconfig, "--wait=false")...); code != 0 {
+		t.Fatalf("install of %s: exit %d\n%s", b.path, code, errOut)
+	}
+}
+
 // workloadImages returns "KIND NS/NAME CONTAINER" -> image for every
 // container and init container of every Deployment and DaemonSet.
 func workloadImages(t *testing.T, c kubernetes.Interface) map[string]string {

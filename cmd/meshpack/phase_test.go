@@ -34,9 +34,7 @@ func TestPhases(t *testing.T) {
 	e := env(t)
 	kc := kubeServer(t)
 	b := e.loadBundle(t, e.createBundle(t))
-	if _, errOut, code := runCLI(t, "", e.installArgs(b, kc, "--wait=false")...); code != 0 {
-		t.Fatalf("install: exit %d\n%s", code, errOut)
-	}
+	e.mustInstall(t, b, kc)
 	kube, dyn := kubeClient(t, kc), dynClient(t, kc)
 	ctx := context.Background()
 	for _, ns := range []string{"team-a", "team-b"} {
@@ -178,9 +176,7 @@ func TestNamespaceSidecar(t *testing.T) {
 	e := env(t)
 	kc := kubeServer(t)
 	b := e.loadBundle(t, e.createBundle(t, "--profile", "sidecar"))
-	if _, errOut, code := runCLI(t, "", e.installArgs(b, kc, "--wait=false")...); code != 0 {
-		t.Fatalf("install: exit %d\n%s", code, errOut)
-	}
+	e.mustInstall(t, b, kc)
 	kube := kubeClient(t, kc)
 	ctx := context.Background()
 	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil {

@@ -4,7 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -106,54 +107,35 @@ func TakeInventory(ctx context.Context, c *remote.Client, registry string) (*Inv
 			if err != nil {
 				return nil, fmt.Errorf("%s/%s:%s: %w", t.host, repo, tag, err)
 			}
-			if err := walkInventory(ctx, rc, repo, desc, manifests, blobs, 0); err != nil {
-				return nil, err
+			if manifests[repo+"@"+desc.Digest.String()] {
+				continue // another tag of the same manifest
+			}
+			if err := walkManifests(ctx, rc, desc, inventoryVisit(repo, manifests, blobs)); err != nil {
+				return nil, fmt.Errorf("%s/%s:%s: %w", t.host, repo, tag, err)
 			}
 		}
 	}
-	inv.Manifests, inv.Blobs = sortedKeys(manifests), sortedKeys(blobs)
+	inv.Manifests, inv.Blobs = slices.Sorted(maps.Keys(manifests)), slices.Sorted(maps.Keys(blobs))
 	return inv, nil
 }
 
-func walkInventory(ctx context.Context, rc *remote.Repository, repo string, desc ocispec.Descriptor, manifests, blobs map[string]bool, depth int) error {
-	key := repo + "@" + desc.Digest.String()
-	if manifests[key] || depth > 4 {
-		return nil
-	}
-	manifests[key] = true
-	blobs[desc.Digest.String()] = true // a manifest is a blob of the bundle too
-	raw, err := remote.FetchManifest(ctx, rc, desc)
-	if err != nil {
-		return fmt.Errorf("%s: %w", key, err)
-	}
-	if mediatype.IsIndex(desc.MediaType) {
-		var idx ocispec.Index
-		if err := json.Unmarshal(raw, &idx); err != nil {
-			return fmt.Errorf("%s: %w", key, err)
+// inventoryVisit records a manifest of repo and, for an image manifest, its
+// config and layers.
+func inventoryVisit(repo string, manifests, blobs map[string]bool) func(ocispec.Descriptor, []byte) error {
+	return func(d ocispec.Descriptor, raw []byte) error {
+		manifests[repo+"@"+d.Digest.String()] = true
+		blobs[d.Digest.String()] = true // a manifest is a blob of the bundle too
+		if mediatype.IsIndex(d.MediaType) {
+			return nil
 		}
-		for _, m := range idx.Manifests {
-			if err := walkInventory(ctx, rc, repo, m, manifests, blobs, depth+1); err != nil {
-				return err
-			}
+		var m ocispec.Manifest
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return fmt.Errorf("%s@%s: %w", repo, d.Digest, err)
+		}
+		blobs[m.Config.Digest.String()] = true
+		for _, l := range m.Layers {
+			blobs[l.Digest.String()] = true
 		}
 		return nil
 	}
-	var m ocispec.Manifest
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return fmt.Errorf("%s: %w", key, err)
-	}
-	blobs[m.Config.Digest.String()] = true
-	for _, l := range m.Layers {
-		blobs[l.Digest.String()] = true
-	}
-	return nil
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -182,12 +184,14 @@ func Unload(ctx context.Context, c *remote.Client, bomJSON []byte, opts UnloadOp
 			}
 		}
 	}
-	for _, m := range dedupe(doomed) {
+	slices.Sort(doomed)
+	for _, m := range slices.Compact(doomed) {
 		res.Deleted = append(res.Deleted, m)
 		if opts.DryRun {
 			continue
 		}
-		repo, d := splitAt(m)
+		at := strings.LastIndex(m, "@")
+		repo, d := m[:at], m[at+1:]
 		rc, err := c.RepositoryAt(ctx, t.host, repo)
 		if err != nil {
 			return res, err
@@ -196,7 +200,8 @@ func Unload(ctx context.Context, c *remote.Client, bomJSON []byte, opts UnloadOp
 			return res, fmt.Errorf("delete %s/%s: %w", t.host, m, err)
 		}
 	}
-	res.Kept = dedupe(res.Kept)
+	slices.Sort(res.Kept)
+	res.Kept = slices.Compact(res.Kept)
 	if !opts.DryRun {
 		rc, err := c.RepositoryAt(ctx, t.host, t.repo(RecordRepository))
 		if err != nil {
@@ -229,60 +234,53 @@ func (w *walker) manifests(ctx context.Context, a bundle.Artifact) ([]string, er
 	if err != nil {
 		return nil, err
 	}
-	var all []string
-	var walk func(d string, depth int) error
-	walk = func(d string, depth int) error {
-		desc, err := rc.Resolve(ctx, d)
-		if errors.Is(err, remote.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("%s/%s@%s: %w", w.t.host, repo, d, err)
-		}
-		all = append(all, repo+"@"+d)
-		if !mediatype.IsIndex(desc.MediaType) || depth > 4 {
-			return nil
-		}
-		raw, err := remote.FetchManifest(ctx, rc, desc)
-		if err != nil {
-			return err
-		}
-		var idx ocispec.Index
-		if err := json.Unmarshal(raw, &idx); err != nil {
-			return fmt.Errorf("%s/%s@%s: %w", w.t.host, repo, d, err)
-		}
-		for _, m := range idx.Manifests {
-			if err := walk(m.Digest.String(), depth+1); err != nil {
-				return err
-			}
-		}
-		return nil
+	d, err := digest.Parse(a.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("%s: BOM digest %q: %w", key, a.Digest, err)
 	}
-	if err := walk(a.Digest, 0); err != nil {
-		return nil, err
+	var all []string
+	root := ocispec.Descriptor{MediaType: a.MediaType, Digest: d, Size: a.Size}
+	err = walkManifests(ctx, rc, root, func(m ocispec.Descriptor, _ []byte) error {
+		all = append(all, repo+"@"+m.Digest.String())
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s/%s: %w", w.t.host, key, err)
 	}
 	w.seen[key] = all
 	return all, nil
 }
 
-func splitAt(m string) (string, string) {
-	for i := len(m) - 1; i >= 0; i-- {
-		if m[i] == '@' {
-			return m[:i], m[i+1:]
+// walkManifests fetches desc from rc and, for an index, every manifest it
+// lists (recursively, indexes to depth 4), calling visit with each descriptor and
+// its verified bytes. Manifests the registry lacks are skipped: a walk of
+// content half deleted by an interrupted unload still completes.
+func walkManifests(ctx context.Context, rc *remote.Repository, desc ocispec.Descriptor, visit func(ocispec.Descriptor, []byte) error) error {
+	var walk func(d ocispec.Descriptor, depth int) error
+	walk = func(d ocispec.Descriptor, depth int) error {
+		raw, err := remote.FetchManifest(ctx, rc, d)
+		if errors.Is(err, remote.ErrNotFound) {
+			return nil
 		}
-	}
-	return m, ""
-}
-
-func dedupe(in []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, s := range in {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
+		if err != nil {
+			return fmt.Errorf("manifest %s: %w", d.Digest, err)
 		}
+		if err := visit(d, raw); err != nil {
+			return err
+		}
+		if !mediatype.IsIndex(d.MediaType) || depth > 4 {
+			return nil
+		}
+		var idx ocispec.Index
+		if err := json.Unmarshal(raw, &idx); err != nil {
+			return fmt.Errorf("index %s: %w", d.Digest, err)
+		}
+		for _, m := range idx.Manifests {
+			if err := walk(m, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	sort.Strings(out)
-	return out
+	return walk(desc, 0)
 }

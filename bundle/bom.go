@@ -31,6 +31,10 @@ const (
 	KindChart     = "chart"
 	KindFile      = "file"
 	KindSignature = "signature"
+	// KindReferrer is an OCI referrer of an image (a manifest whose subject
+	// is the image): the bundle SBOM meshpack attaches, or an SBOM or
+	// attestation upstream published for a carried digest.
+	KindReferrer = "referrer"
 )
 
 // BOM is meshpack/bom.json: the bill of materials of a bundle. It names every
@@ -107,10 +111,15 @@ type Artifact struct {
 	// UpstreamDigest is the digest upstream serves for Source; it differs
 	// from Digest when a platform filter rewrote the index.
 	UpstreamDigest string `json:"upstreamDigest,omitempty"`
-	// Platforms are the platform manifests stored, for images.
+	// Platforms are the platform manifests stored, for images; for a
+	// platform-specific file (an istioctl archive) its one platform, whose
+	// digest is the artifact's own manifest.
 	Platforms []Platform `json:"platforms,omitempty"`
-	// Subject is the digest a signature artifact signs.
+	// Subject is the digest a signature artifact signs or a referrer refers to.
 	Subject string `json:"subject,omitempty"`
+	// ArtifactType is the artifactType of a referrer (or of any artifact
+	// manifest that declares one), e.g. application/vnd.cyclonedx+json.
+	ArtifactType string `json:"artifactType,omitempty"`
 	// Checks lists what this artifact passed at create, e.g.
 	// "digest:lock", "cosign:istio-release", "sha256:catalog", "upstream-verify:off".
 	Checks []string `json:"checks,omitempty"`

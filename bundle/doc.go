@@ -5,8 +5,8 @@
 // # Tar stream
 //
 // The tar stream (archive/tar, deterministic headers: mode 0644 for files and
-// 0755 for directories, uid/gid 0, no user or group names, one mtime for
-// every entry) holds, in this order:
+// 0755 for directories and for programs below meshpack/bin/, uid/gid 0, no
+// user or group names, one mtime for every entry) holds, in this order:
 //
 //	oci-layout
 //	index.json
@@ -14,7 +14,8 @@
 //	meshpack/bom.json          the BOM (see BOM)
 //	meshpack/bom.json.sig      optional signature over bom.json
 //	meshpack/lock.yaml
-//	meshpack/…                 other metadata files
+//	meshpack/…                 other metadata files, such as
+//	meshpack/bin/<os>-<arch>/meshpack   the meshpack program (create --include-self)
 //	blobs/  blobs/sha256/      directories
 //	blobs/sha256/<hex>         every blob exactly once
 //	two zero blocks            the tar trailer
@@ -85,7 +86,7 @@
 //     the tar stream holds exactly one header for it: ustar, or pax with
 //     only "path" and "size" records; type regular file or directory (no
 //     links, devices, FIFOs, GNU extensions); mode 0644 for files, 0755 for
-//     directories; uid and gid 0 without names; the name, size and data
+//     directories and for files below meshpack/bin/ (programs); uid and gid 0 without names; the name, size and data
 //     offset the TOC says. The data is followed by zero padding to the next
 //     512-byte block, and the last entry by a tar trailer of zero blocks
 //     (at most 10 KiB) and nothing else.
@@ -103,7 +104,7 @@
 // files the BOM lists. Limits checked before parsing keep hostile input
 // bounded: at most 2^20 frames, a TOC frame of at most 16 MiB holding at most
 // 32 MiB (and 512 bytes per frame) of JSON, metadata files of at most
-// 16 MiB, manifests of at most 4 MiB, frames of at most 64 MiB.
+// 16 MiB (programs below meshpack/bin/: 1 GiB), manifests of at most 4 MiB, frames of at most 64 MiB.
 //
 // # Split parts
 //

@@ -139,11 +139,15 @@ func (w *Writer) abortEntry(c *chunk, name string, sent bool, err error) error {
 }
 
 // header returns the tar header blocks for name: deterministic, root-owned,
-// mode 0644 (files) or 0755 (directories ending in "/").
+// mode 0644 (files), 0755 (directories ending in "/", and executables
+// below ExecutablePrefix).
 func (w *Writer) header(name string, size int64) ([]byte, error) {
 	h := &tar.Header{Name: name, Size: size, Mode: 0o644, ModTime: w.opts.ModTime, Typeflag: tar.TypeReg}
-	if strings.HasSuffix(name, "/") {
+	switch {
+	case strings.HasSuffix(name, "/"):
 		h.Typeflag, h.Mode = tar.TypeDir, 0o755
+	case IsExecutableName(name):
+		h.Mode = 0o755
 	}
 	w.hdrBuf.Reset()
 	if err := tar.NewWriter(&w.hdrBuf).WriteHeader(h); err != nil {

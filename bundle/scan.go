@@ -132,6 +132,8 @@ func checkHeader(h *tar.Header) error {
 		}
 	} else if strings.HasSuffix(h.Name, "/") {
 		return errors.New("file name ends in /")
+	} else if IsExecutableName(h.Name) {
+		wantMode = 0o755
 	}
 	for k := range h.PAXRecords {
 		if k != "path" && k != "size" {

@@ -99,8 +99,8 @@ func checkStructure(r *Reader, bom *BOM, c *Check) (bombs map[string]bool) {
 // BOM record. withBOM is false when the BOM is unreadable (reported
 // elsewhere).
 func checkMetadataEntry(r *Reader, e Entry, listed map[string]MetadataFile, withBOM bool) *Problem {
-	if e.Size > maxFileSize {
-		return &Problem{Entry: e.Name, Offset: e.Offset, Err: fmt.Errorf("%d bytes exceeds the %d-byte limit for metadata files", e.Size, maxFileSize)}
+	if limit := metadataLimit(e.Name); e.Size > limit {
+		return &Problem{Entry: e.Name, Offset: e.Offset, Err: fmt.Errorf("%d bytes exceeds the %d-byte limit for metadata files", e.Size, limit)}
 	}
 	signedByItself := e.Name == BOMName || e.Name == BOMSigName
 	want, ok := listed[e.Name]

@@ -187,7 +187,7 @@ func (w *Writer) AddFile(name string, data []byte) error {
 	w.pushMu.Lock()
 	defer w.pushMu.Unlock()
 	w.stateMu.Lock()
-	err := w.checkAddFile(name, data)
+	err := w.checkAddFile(name, int64(len(data)))
 	w.stateMu.Unlock()
 	if err != nil {
 		return err
@@ -200,7 +200,7 @@ func (w *Writer) AddFile(name string, data []byte) error {
 	return w.addFile(name, data)
 }
 
-func (w *Writer) checkAddFile(name string, data []byte) error {
+func (w *Writer) checkAddFile(name string, size int64) error {
 	if err := w.usable(); err != nil {
 		return fmt.Errorf("add %s: %w", name, err)
 	}
@@ -214,8 +214,8 @@ func (w *Writer) checkAddFile(name string, data []byte) error {
 		return fmt.Errorf("add %s: metadata must be added before the first blob", name)
 	case r < w.rank:
 		return fmt.Errorf("add %s: out of order; add oci-layout, index.json, %s, %s, %s, then other meshpack/* files", name, BOMName, BOMSigName, LockName)
-	case len(data) > maxFileSize:
-		return fmt.Errorf("add %s: %d bytes exceeds the %d-byte limit for metadata files", name, len(data), maxFileSize)
+	case size > metadataLimit(name):
+		return fmt.Errorf("add %s: %d bytes exceeds the %d-byte limit for metadata files", name, size, metadataLimit(name))
 	}
 	return nil
 }

@@ -86,6 +86,12 @@ func PhaseObjects(phase string, cfg PhaseConfig) ([]*unstructured.Unstructured, 
 		mtlsPhase = PhaseMTLSStrict
 	}
 	// observability: mesh-wide mTLS (PERMISSIVE until mtls-strict), metrics and access logs.
+	// The metrics provider "prometheus" is Istio's built-in one: proxies and
+	// ztunnel expose Prometheus metrics with the prometheus.io scrape
+	// annotations, which the scrape config of the Prometheus install puts
+	// beside Kiali (Istio's samples/addons/prometheus.yaml) reads. That
+	// Prometheus runs in the root namespace, outside the mesh, which the
+	// mtls-strict check (outsideMesh) leaves out.
 	add(mtlsPhase, "security.istio.io/v1", "PeerAuthentication", root, "meshpack-mesh-mtls", map[string]any{"mtls": map[string]any{"mode": mode}})
 	add(PhaseObservability, "telemetry.istio.io/v1", "Telemetry", root, "meshpack-mesh-telemetry", map[string]any{
 		"metrics":       []any{map[string]any{"providers": []any{map[string]any{"name": "prometheus"}}}},

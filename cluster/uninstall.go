@@ -35,7 +35,7 @@ type UninstallResult struct {
 // for when no record names them.
 func defaultReleases(namespace string) []string {
 	return []string{namespace + "/istio-base", namespace + "/istiod", namespace + "/istio-cni", namespace + "/ztunnel",
-		install.IngressNamespace + "/istio-ingressgateway", namespace + "/kiali-server"}
+		install.IngressNamespace + "/istio-ingressgateway", namespace + "/" + install.StepPrometheus, namespace + "/kiali-server"}
 }
 
 // Uninstall removes the releases an install made in reverse order (from

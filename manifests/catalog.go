@@ -46,6 +46,12 @@ type Catalog struct {
 	Istio      []IstioRelease    `json:"istio"`
 	Kiali      KialiCatalog      `json:"kiali"`
 	GatewayAPI GatewayAPICatalog `json:"gatewayAPI"`
+	// Istioctl says where istioctl release archives are; nil when the
+	// catalog knows none (an older catalog file).
+	Istioctl *IstioctlCatalog `json:"istioctl,omitempty"`
+	// Prometheus says where the Prometheus Kiali reads comes from; nil
+	// when the catalog knows none (an older catalog file).
+	Prometheus *PrometheusCatalog `json:"prometheus,omitempty"`
 }
 
 // SigningKey is a named upstream cosign public key.
@@ -177,6 +183,11 @@ type GatewayAPIVersion struct {
 	Version string `json:"version"`
 	// Files pins the install YAML per channel by sha256, when known.
 	Files []ChannelFile `json:"files,omitempty"`
+	// KubernetesMin is the oldest Kubernetes minor ("1.30") the release's
+	// install YAML applies to, when it has a floor of its own; resolve
+	// refuses a target cluster below it. KubernetesMinReason says why.
+	KubernetesMin       string `json:"kubernetesMin,omitempty"`
+	KubernetesMinReason string `json:"kubernetesMinReason,omitempty"`
 }
 
 // ChannelFile is the sha256 of one channel's install YAML.

@@ -32,10 +32,13 @@ func (c *Catalog) ResolveIstio(version string) (IstioResolution, error) {
 	}
 	rel := c.Release(minorOf(v))
 	if rel == nil {
-		return IstioResolution{}, fmt.Errorf("istio %s: %w; known minors: %s", v, ErrUnknownVersion, strings.Join(c.minors(), ", "))
+		return IstioResolution{}, c.unknownMinor(v)
 	}
 	res := IstioResolution{Version: v, Release: rel}
 	if minorPattern.MatchString(v) {
+		if rel.Latest == "" {
+			return IstioResolution{}, fmt.Errorf("istio %s: the catalog knows no patch of it; name an exact version like %s.0", v, v)
+		}
 		res.Version = rel.Latest
 	}
 	res.Known = slices.Contains(rel.Patches, res.Version)

@@ -167,8 +167,8 @@ func (c *Catalog) newestGatewayAPI(minor string) string {
 
 // Violation is one broken compatibility rule.
 type Violation struct {
-	// Rule names the rule: "istio-known", "kiali-range", "gateway-api-min",
-	// "gateway-api-max".
+	// Rule names the rule: "istio-known", "kiali-range", "kubernetes-range",
+	// "gateway-api-min", "gateway-api-max", "gateway-api-kubernetes".
 	Rule string
 	// Message names both versions and the rule, e.g. "kiali 2.12.0 is outside
 	// the range >=2.22.0 <2.30.0 supported by istio 1.30.3".
@@ -209,8 +209,31 @@ func (c *Catalog) CheckCompatibility(set ResolvedSet) []Violation {
 		case "above":
 			out = append(out, Violation{Rule: "gateway-api-max", Message: fmt.Sprintf("gateway-api %s is above the maximum %s for istio %s: %s", set.GatewayAPI, g.Max, set.Istio, g.MaxReason)})
 		}
+		if v := c.gatewayAPIKubernetes(set); v != nil {
+			out = append(out, *v)
+		}
 	}
 	return out
+}
+
+// gatewayAPIKubernetes checks the target cluster against the Gateway API
+// release's own Kubernetes floor (catalog gatewayAPI.versions[].kubernetesMin).
+func (c *Catalog) gatewayAPIKubernetes(set ResolvedSet) *Violation {
+	gv := c.gatewayAPIVersion(set.GatewayAPI)
+	k := set.ClusterKubernetes
+	if gv == nil || gv.KubernetesMin == "" || k == "" || outsideBounds(minorOf(k)+".0", gv.KubernetesMin+".0", "") != "below" {
+		return nil
+	}
+	return &Violation{Rule: "gateway-api-kubernetes", Message: fmt.Sprintf("kubernetes %s is below %s, the oldest Kubernetes gateway-api %s supports: %s; use a cluster of Kubernetes %s or newer, or an older gateway-api", k, gv.KubernetesMin, set.GatewayAPI, gv.KubernetesMinReason, gv.KubernetesMin)}
+}
+
+// GatewayAPIKubernetesMin returns the Kubernetes floor of a Gateway API
+// release ("v1.5.1" -> "1.30") and why, or "" when the catalog knows none.
+func (c *Catalog) GatewayAPIKubernetesMin(version string) (minor, reason string) {
+	if gv := c.gatewayAPIVersion(withV(version)); gv != nil {
+		return gv.KubernetesMin, gv.KubernetesMinReason
+	}
+	return "", ""
 }
 
 // outsideBounds returns "below", "above" or "" for v against inclusive bounds.

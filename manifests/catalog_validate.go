@@ -71,6 +71,8 @@ func (c *Catalog) Validate() error {
 		c.validateGatewayPairing(&p, joinPath(at, "gatewayAPI"), r.GatewayAPI)
 	}
 	c.validateSources(&p)
+	c.validateIstioctl(&p)
+	c.validatePrometheus(&p)
 	return p.err("catalog")
 }
 
@@ -200,6 +202,14 @@ func (c *Catalog) validateSources(p *problems) {
 		at := indexPath("gatewayAPI.versions", i)
 		if !semverPattern.MatchString(v.Version) || !strings.HasPrefix(v.Version, "v") {
 			p.add(joinPath(at, "version"), 0, "%q is not a version like v1.5.1", v.Version)
+		}
+		if v.KubernetesMin != "" {
+			if err := checkKubeMinor(v.KubernetesMin); err != nil {
+				p.add(joinPath(at, "kubernetesMin"), 0, "%v", err)
+			}
+			if v.KubernetesMinReason == "" {
+				p.add(joinPath(at, "kubernetesMinReason"), 0, "required with kubernetesMin: say why the floor exists")
+			}
 		}
 		for j, f := range v.Files {
 			fp := indexPath(joinPath(at, "files"), j)

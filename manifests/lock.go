@@ -48,6 +48,42 @@ type ResolvedSet struct {
 	// Unsupported is true when a compatibility rule was explicitly overridden
 	// (resolve.Options.AllowUnsupported).
 	Unsupported bool `json:"unsupported,omitempty"`
+	// ResolvedFrom records how the Istio patch was chosen; nil in locks
+	// written before meshpack recorded it.
+	ResolvedFrom *IstioChoice `json:"resolvedFrom,omitempty"`
+}
+
+// Sources of an IstioChoice.
+const (
+	// IstioFromExact: the spec named the exact version.
+	IstioFromExact = "exact"
+	// IstioFromCatalog: the catalog's newest patch of the minor.
+	IstioFromCatalog = "catalog"
+	// IstioFromUpstream: the newest patch upstream publishes completely,
+	// read from the Istio chart index and the image tags.
+	IstioFromUpstream = "upstream"
+)
+
+// IstioChoice records where a lock's Istio patch came from and why.
+type IstioChoice struct {
+	// Requested is what the spec asked for: "1.30" or "1.30.3".
+	Requested string `json:"requested"`
+	// Source is "exact", "catalog" or "upstream" (chart index + image tags).
+	Source string `json:"source"`
+	// Reason says in one sentence why this patch was chosen.
+	Reason string `json:"reason"`
+	// CatalogLatest is the catalog's newest patch of the minor, if any.
+	CatalogLatest string `json:"catalogLatest,omitempty"`
+	// ChartIndex is the Helm repository index read (upstream only).
+	ChartIndex string `json:"chartIndex,omitempty"`
+	// ImageRepositories are the repositories whose tags were read (upstream only).
+	ImageRepositories []string `json:"imageRepositories,omitempty"`
+	// Published lists the minor's patches the chart index has, ascending
+	// (upstream only; pre-releases are never chosen and not listed).
+	Published []string `json:"published,omitempty"`
+	// Skipped lists each published patch newer than the choice with why it
+	// was not chosen, e.g. "1.30.5: no image tag docker.io/istio/pilot:1.30.5".
+	Skipped []string `json:"skipped,omitempty"`
 }
 
 // KubernetesRange is an inclusive range of Kubernetes minors ("1.32".."1.36").
@@ -124,6 +160,14 @@ type LockedFile struct {
 	Digest    string `json:"digest"`
 	Size      int64  `json:"size"`
 	MediaType string `json:"mediaType,omitempty"`
-	// Pinned: "catalog" or "resolved", as for charts.
+	// Pinned: "catalog", "resolved" as for charts, or "upstream-sha256"
+	// (the checksum file upstream publishes next to the file, checked).
 	Pinned string `json:"pinned,omitempty"`
+	// Platform is the "os/arch" a platform-specific file (a release
+	// archive of a program) is for; empty for any platform.
+	Platform string `json:"platform,omitempty"`
+	// Executable is the path, inside the file's tar.gz archive, of the
+	// program `bundle extract` writes out (e.g. "istioctl"); empty when
+	// the file is used as it is.
+	Executable string `json:"executable,omitempty"`
 }

@@ -19,6 +19,9 @@ const (
 	PinnedCatalog   = "catalog"
 	PinnedRepoIndex = "repo-index"
 	PinnedResolved  = "resolved"
+	// PinnedUpstreamSHA256: the sha256 upstream publishes beside the file
+	// (Istio's NAME.sha256), checked against the download.
+	PinnedUpstreamSHA256 = "upstream-sha256"
 )
 
 // LoadLock reads a lock strictly (unknown fields rejected with their path and
@@ -111,6 +114,13 @@ func (l *Lock) Validate() error {
 	if l.Set.GatewayAPI != "" && !isExactVersion(l.Set.GatewayAPI) {
 		p.add("set.gatewayAPI", 0, "%q is not an exact version like v1.5.1", l.Set.GatewayAPI)
 	}
+	if rf := l.Set.ResolvedFrom; rf != nil {
+		switch rf.Source {
+		case IstioFromExact, IstioFromCatalog, IstioFromUpstream:
+		default:
+			p.add("set.resolvedFrom.source", 0, "%q is not one of exact, catalog, upstream", rf.Source)
+		}
+	}
 	for i := range l.Images {
 		validateLockedImage(&p, indexPath("images", i), &l.Images[i])
 		if i > 0 && l.Images[i-1].Reference >= l.Images[i].Reference {
@@ -136,6 +146,11 @@ func (l *Lock) Validate() error {
 		validateDigestField(&p, joinPath(at, "digest"), f.Digest)
 		validateSize(&p, joinPath(at, "size"), f.Size)
 		validatePinned(&p, joinPath(at, "pinned"), f.Pinned)
+		if f.Platform != "" {
+			if err := ValidatePlatform(f.Platform); err != nil {
+				p.add(joinPath(at, "platform"), 0, "%v", err)
+			}
+		}
 		if i > 0 && (l.Files[i-1].Name > f.Name || l.Files[i-1].Name == f.Name && l.Files[i-1].Source >= f.Source) {
 			p.add(at, 0, "file %s is out of order or duplicated; files are sorted by name", f.Name)
 		}
@@ -192,15 +207,15 @@ func validateSize(p *problems, at string, n int64) {
 }
 
 func validateSource(p *problems, at, src string) {
-	if !strings.HasPrefix(src, "https://") && !strings.HasPrefix(src, "http://") && !strings.HasPrefix(src, "oci://") {
-		p.add(at, 0, "%q is not an https:// URL or oci:// reference", src)
+	if !strings.HasPrefix(src, "https://") && !strings.HasPrefix(src, "http://") && !strings.HasPrefix(src, "oci://") && !strings.HasPrefix(src, "file:///") {
+		p.add(at, 0, "%q is not an https:// URL, oci:// reference or file:/// path (a local extra manifest)", src)
 	}
 }
 
 func validatePinned(p *problems, at, v string) {
 	switch v {
-	case "", PinnedCatalog, PinnedRepoIndex, PinnedResolved:
+	case "", PinnedCatalog, PinnedRepoIndex, PinnedResolved, PinnedUpstreamSHA256, PinnedSpec:
 	default:
-		p.add(at, 0, "%q is not one of %s, %s, %s", v, PinnedCatalog, PinnedRepoIndex, PinnedResolved)
+		p.add(at, 0, "%q is not one of %s, %s, %s, %s, %s", v, PinnedCatalog, PinnedRepoIndex, PinnedResolved, PinnedUpstreamSHA256, PinnedSpec)
 	}
 }

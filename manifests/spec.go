@@ -41,6 +41,21 @@ type Spec struct {
 	// ExtraImages are any further image references to carry (the user's own
 	// workloads); each is resolved to a digest like the mesh images.
 	ExtraImages []string `json:"extraImages,omitempty"`
+	// ExtraCharts are Helm charts to carry: "REPO_URL/NAME@VERSION" (a
+	// classic HTTP repository) or "oci://HOST/PATH/NAME@VERSION". Each is
+	// pinned by digest, and the images it renders with its default values
+	// (or ExtraChartValues) are carried like ExtraImages.
+	ExtraCharts []string `json:"extraCharts,omitempty"`
+	// ExtraChartValues maps an extra chart's name to a values file the chart
+	// is rendered with when its images are looked for.
+	ExtraChartValues map[string]string `json:"extraChartValues,omitempty"`
+	// ExtraFiles are files to carry: "URL" (pinned to the sha256 of the
+	// download at resolve) or "URL#sha256=HEX" (the download must match).
+	ExtraFiles []string `json:"extraFiles,omitempty"`
+	// ExtraManifests are Kubernetes YAML manifests to carry (a local path or
+	// an http(s) URL); the image of every Pod template in them is carried
+	// too.
+	ExtraManifests []string `json:"extraManifests,omitempty"`
 	// Mirrors redirect upstream hosts, registries and URLs (pull-through caches).
 	Mirrors []Mirror `json:"mirrors,omitempty"`
 }
@@ -66,6 +81,10 @@ type IstioSpec struct {
 	CNI bool `json:"cni,omitempty"`
 	// Agentgateway adds the optional agentgateway image (Istio 1.29+).
 	Agentgateway bool `json:"agentgateway,omitempty"`
+	// Istioctl lists the platforms ("linux/amd64", "darwin/arm64") whose
+	// istioctl release archive the bundle carries, each pinned by the
+	// .sha256 Istio publishes next to it; empty carries none.
+	Istioctl []string `json:"istioctl,omitempty"`
 }
 
 // KialiSpec turns Kiali on and picks its version.
@@ -74,6 +93,11 @@ type KialiSpec struct {
 	// Version is "2.26" or "2.26.0" (a leading "v" is accepted); empty means
 	// the catalog's recommended version for the Istio minor.
 	Version string `json:"version,omitempty"`
+	// PrometheusURL names an existing Prometheus for Kiali to read
+	// ("http://prometheus.monitoring:9090"). Empty carries the Prometheus
+	// Istio ships for Kiali (samples/addons/prometheus.yaml of the Istio
+	// release), which install puts beside Kiali.
+	PrometheusURL string `json:"prometheusURL,omitempty"`
 }
 
 // GatewayAPI picks the Gateway API CRDs to carry.

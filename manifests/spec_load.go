@@ -44,6 +44,7 @@ func (s *Spec) Normalize() {
 		}
 	}
 	s.Kiali.Version = trimV(strings.TrimSpace(s.Kiali.Version))
+	s.Kiali.PrometheusURL = strings.TrimSpace(s.Kiali.PrometheusURL)
 	s.Kubernetes.Version = trimV(strings.TrimSpace(s.Kubernetes.Version))
 	if s.GatewayAPI.Enabled == nil {
 		on := s.HasIstio()
@@ -54,7 +55,9 @@ func (s *Spec) Normalize() {
 		s.GatewayAPI.Channel = ChannelStandard
 	}
 	s.Platforms = sortedUnique(s.Platforms)
+	s.Istio.Istioctl = sortedUnique(s.Istio.Istioctl)
 	s.ExtraImages = sortedUnique(s.ExtraImages)
+	s.normalizeUserContent()
 	ms := make([]Mirror, 0, len(s.Mirrors))
 	for _, m := range s.Mirrors {
 		m.Origin = strings.TrimRight(strings.TrimSpace(m.Origin), "/")
@@ -121,6 +124,13 @@ func (s *Spec) validate(p *problems, base string) {
 	if s.Kiali.Enabled && !s.HasIstio() && s.Kiali.Version == "" {
 		p.add(at("kiali.version"), 0, "required when istio.version is none (there is no Istio release to pair Kiali with)")
 	}
+	if u := s.Kiali.PrometheusURL; u != "" {
+		if err := CheckPrometheusURL(u); err != nil {
+			p.add(at("kiali.prometheusURL"), 0, "%v", err)
+		} else if !s.Kiali.Enabled {
+			p.add(at("kiali.prometheusURL"), 0, "set, but kiali is not enabled: it names the Prometheus Kiali reads")
+		}
+	}
 	g := s.GatewayAPI
 	if g.Version != "" && !isVersionOrMinor(g.Version) {
 		p.add(at("gatewayAPI.version"), 0, "%q is not a version like v1.5.1", g.Version)
@@ -144,6 +154,7 @@ func (s *Spec) validate(p *problems, base string) {
 			p.add(indexPath(at("extraImages"), i), 0, "%v", err)
 		}
 	}
+	s.validateUserContent(p, at)
 	origins := map[string]bool{}
 	for i, m := range s.Mirrors {
 		mp := indexPath(at("mirrors"), i)
@@ -176,6 +187,14 @@ func (s *Spec) validateIstio(p *problems, base string) {
 	case "", VariantDefault, VariantDistroless, VariantBoth:
 	default:
 		p.add(at("variant"), 0, "%q is not one of %s, %s, %s", s.Istio.Variant, VariantDefault, VariantDistroless, VariantBoth)
+	}
+	for i, pl := range s.Istio.Istioctl {
+		if err := ValidatePlatform(pl); err != nil {
+			p.add(indexPath(at("istioctl"), i), 0, "%v", err)
+		}
+	}
+	if len(s.Istio.Istioctl) > 0 && v == IstioNone {
+		p.add(at("istioctl"), 0, "needs an Istio version: istioctl is carried for the Istio release of the bundle")
 	}
 }
 

@@ -192,9 +192,13 @@ func loadedAll(cred auth.Credential) func(*testing.T, *mirror.LoadResult) {
 			}
 			repo.PlainHTTP = true
 			repo.Client = &auth.Client{Credential: auth.StaticCredential(repo.Reference.Registry, cred)}
-			desc, err := repo.Resolve(context.Background(), a.Tag)
+			ref := a.Tag
+			if ref == "" { // a referrer (the bundle SBOM) is pushed by digest
+				ref = a.Digest
+			}
+			desc, err := repo.Resolve(context.Background(), ref)
 			if err != nil || desc.Digest.String() != a.Digest {
-				t.Errorf("%s:%s: got %s (%v), want %s", a.Repository, a.Tag, desc.Digest, err, a.Digest)
+				t.Errorf("%s:%s: got %s (%v), want %s", a.Repository, ref, desc.Digest, err, a.Digest)
 			}
 		}
 	}

@@ -14,8 +14,6 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-
-	"github.com/lattice-mesh/meshpack/atomicfile"
 )
 
 // BlobCache is a content-addressed directory of blobs shared by creates
@@ -58,54 +56,92 @@ func (c *BlobCache) lookup(desc ocispec.Descriptor) (opener, bool) {
 	return func(context.Context) (io.ReadCloser, error) { return os.Open(p) }, true
 }
 
-// saver writes a downloaded blob into the cache alongside the bundle.
-type saver struct {
-	f    *atomicfile.File
-	h    hash.Hash
-	n    int64
-	desc ocispec.Descriptor
+// partial is the cache's copy of one blob being consumed:
+// DIR/partial/<algorithm>/<hex>, locked against other creates sharing the
+// cache. It starts with the prefix an interrupted run saved (have bytes),
+// which the next run reads instead of downloading; it is published into
+// DIR/blobs only complete and with the right digest.
+type partial struct {
+	c      *BlobCache
+	desc   ocispec.Descriptor
+	f      *os.File
+	have   int64     // bytes in the file when it was opened
+	h      hash.Hash // over every byte yielded, from the first
+	n      int64
+	broken bool // a write failed: drop the copy
 }
 
-// newSaver starts the cache copy of desc (nil when the cache cannot take it).
-func (c *BlobCache) newSaver(desc ocispec.Descriptor) *saver {
+func (c *BlobCache) partialPath(d digest.Digest) string {
+	return filepath.Join(c.Dir, "partial", d.Algorithm().String(), d.Encoded())
+}
+
+// openPartial opens (creating) the partial copy of desc; nil when the
+// cache cannot take it or another create is writing it.
+func (c *BlobCache) openPartial(desc ocispec.Descriptor) *partial {
 	if desc.Digest.Validate() != nil || !desc.Digest.Algorithm().Available() {
 		return nil
 	}
-	p := c.path(desc.Digest)
+	p := c.partialPath(desc.Digest)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return nil
 	}
-	f, err := atomicfile.Create(p, 0o644)
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil
 	}
-	return &saver{f: f, h: desc.Digest.Algorithm().Hash(), desc: desc}
-}
-
-func (s *saver) Write(p []byte) (int, error) {
-	// A cache that cannot write must not fail the bundle: stop saving.
-	if s.f != nil {
-		if _, err := s.f.Write(p); err != nil {
-			_ = s.f.Abort()
-			s.f = nil
-		}
+	if !lockFile(f) {
+		f.Close()
+		return nil
 	}
-	s.h.Write(p)
-	s.n += int64(len(p))
-	return len(p), nil
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil
+	}
+	have := st.Size()
+	if have >= desc.Size { // stale or damaged: start again
+		if f.Truncate(0) != nil {
+			f.Close()
+			return nil
+		}
+		have = 0
+	}
+	return &partial{c: c, desc: desc, f: f, have: have, h: desc.Digest.Algorithm().Hash()}
 }
 
-// finish publishes the copy when complete and right, else drops it.
-func (s *saver) finish(ok bool) {
-	if s.f == nil {
+// write takes bytes [off, off+len(b)) as the consumer reads them: hashed
+// always, written when beyond the saved prefix.
+func (p *partial) write(b []byte, off int64) {
+	p.h.Write(b)
+	p.n += int64(len(b))
+	if p.broken || off+int64(len(b)) <= p.have {
 		return
 	}
-	if ok && s.n == s.desc.Size && digest.NewDigest(s.desc.Digest.Algorithm(), s.h) == s.desc.Digest {
-		if s.f.Commit() == nil {
+	skip := max(0, p.have-off)
+	if _, err := p.f.WriteAt(b[skip:], off+skip); err != nil {
+		p.broken = true
+	}
+}
+
+// close publishes a complete, right copy, drops a complete wrong one, and
+// keeps an incomplete one for the next run.
+func (p *partial) close(complete bool) {
+	defer p.f.Close()
+	name := p.f.Name()
+	if p.broken {
+		_ = os.Remove(name)
+		return
+	}
+	if !complete {
+		return
+	}
+	if p.n == p.desc.Size && digest.NewDigest(p.desc.Digest.Algorithm(), p.h) == p.desc.Digest {
+		dst := p.c.path(p.desc.Digest)
+		if os.MkdirAll(filepath.Dir(dst), 0o755) == nil && os.Rename(name, dst) == nil {
 			return
 		}
 	}
-	_ = s.f.Abort()
+	_ = os.Remove(name)
 }
 
 // PruneResult is what PruneCache removed.
@@ -125,25 +161,30 @@ func PruneCache(dir string, maxBytes int64) (*PruneResult, error) {
 	}
 	var all []entry
 	res := &PruneResult{}
-	root := filepath.Join(dir, "blobs")
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	var err error
+	for _, sub := range []string{"blobs", "partial"} {
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		err = filepath.WalkDir(filepath.Join(dir, sub), func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil
+				}
+				return err
+			}
+			if !d.Type().IsRegular() {
 				return nil
 			}
-			return err
-		}
-		if !d.Type().IsRegular() {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			all = append(all, entry{p, info.Size(), info.ModTime()})
+			res.BytesBefore += info.Size()
 			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		all = append(all, entry{p, info.Size(), info.ModTime()})
-		res.BytesBefore += info.Size()
-		return nil
-	})
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("blob cache %s: %w", dir, err)
 	}

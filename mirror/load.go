@@ -264,6 +264,9 @@ func Load(ctx context.Context, r *bundle.Reader, target string, opts LoadOptions
 	l.opts.Progress.Emit(progress.Event{Kind: progress.Planned, Total: p.totalBytes, Blobs: len(p.blobs)})
 	err = l.run(ctx, p)
 	if err == nil {
+		err = l.linkReferrers(ctx, bom)
+	}
+	if err == nil {
 		res.Bundle, err = l.record(ctx)
 	}
 	l.stats.fill(res)

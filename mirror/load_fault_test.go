@@ -107,12 +107,22 @@ func (errReader) Read([]byte) (int, error) { return 0, io.ErrUnexpectedEOF }
 // startProxy serves the embedded registry behind p on 127.0.0.1.
 func startProxy(t *testing.T, p *faultProxy) string {
 	t.Helper()
+	return serveRegistryBehind(t, func(next http.Handler) http.Handler {
+		p.next = next
+		return p
+	})
+}
+
+// serveRegistryBehind serves the embedded registry on 127.0.0.1 behind the
+// handler wrap returns for it (a proxy that breaks or watches requests)
+// and returns HOST:PORT.
+func serveRegistryBehind(t *testing.T, wrap func(next http.Handler) http.Handler) string {
+	t.Helper()
 	srv, err := registry.New(context.Background(), registry.Config{Root: t.TempDir(), Logger: testLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.next = srv.Handler()
-	ts := httptest.NewServer(p)
+	ts := httptest.NewServer(wrap(srv.Handler()))
 	t.Cleanup(func() {
 		ts.Close()
 		srv.Close()

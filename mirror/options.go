@@ -25,6 +25,11 @@ const (
 	VerifyOff = "off"
 )
 
+// DefaultPullConcurrency is how many requests Pull runs at once by
+// default: enough to fill a link whose connections are capped well below
+// its total bandwidth (DECISIONS.md "Slow links").
+const DefaultPullConcurrency = 16
+
 // PullOptions configures Pull. The zero value fetches from the real upstream
 // locations, verifies upstream signatures where the lock says upstream signs,
 // and refuses to write an unsigned bundle (set Signer or AllowUnsigned).
@@ -33,8 +38,9 @@ type PullOptions struct {
 	Client *remote.Client
 	// Platforms filters image platforms; nil means the lock spec's platforms.
 	Platforms []string
-	// Concurrency is how many downloads run ahead of the bundle writer;
-	// default 4.
+	// Concurrency is how many requests download at once, over all blobs
+	// (a large blob is fetched as parallel range requests where the
+	// registry serves ranges); default DefaultPullConcurrency.
 	Concurrency int
 	// VerifyUpstream is VerifyRequired (default), VerifyIfSigned or VerifyOff.
 	VerifyUpstream string
@@ -60,6 +66,10 @@ type PullOptions struct {
 	// and the lock are always carried) and the BOM names the base
 	// (BOM.Base). Loading it needs the base's blobs in the registry.
 	Base *Base
+	// Programs are carried as executable entries (mode 0755) after the
+	// other metadata, each listed with its sha256 in the BOM's files:
+	// meshpack itself with `bundle create --include-self`.
+	Programs []Program
 	// Progress, when set, receives events, never concurrently; it must not
 	// block. Planned carries Total (the bytes of every blob) and Blobs once
 	// the manifests are fetched and verified; Bytes, bytes pulled into the

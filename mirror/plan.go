@@ -42,11 +42,23 @@ func (p *plan) addStreamed(f content.Fetcher, desc ocispec.Descriptor, label str
 	}
 	p.seen[desc.Digest] = true
 	d := ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}
-	p.streamed = append(p.streamed, fetchItem{
+	it := fetchItem{
 		desc:  d,
 		label: label,
 		open:  func(ctx context.Context) (io.ReadCloser, error) { return f.Fetch(ctx, d) },
-	})
+	}
+	if rf, ok := f.(rangeFetcher); ok {
+		it.openRange = func(ctx context.Context, off, n int64) (io.ReadCloser, error) { return rf.FetchRange(ctx, d, off, n) }
+		it.rangeKey = rf.RangeKey()
+	}
+	p.streamed = append(p.streamed, it)
+}
+
+// rangeFetcher is a source that serves byte ranges of its blobs
+// (remote.Repository).
+type rangeFetcher interface {
+	FetchRange(ctx context.Context, desc ocispec.Descriptor, off, n int64) (io.ReadCloser, error)
+	RangeKey() string
 }
 
 // addRoot lists an artifact in index.json and the BOM.

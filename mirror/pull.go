@@ -47,9 +47,10 @@ type puller struct {
 // every manifest by the digest the lock pins, verifies upstream signatures
 // per policy and signs every image manifest (all in memory, small), writes
 // the metadata (oci-layout, index.json, BOM, its signature, the lock), then
-// streams every config, layer and file straight into the bundle, downloading
-// up to Concurrency blobs ahead of the writer in bounded buffers. It does not
-// close w.
+// streams every config, layer and file straight into the bundle, with
+// Concurrency requests at once filling a fixed set of chunk buffers in
+// bundle order (large blobs as parallel byte ranges; see prefetch). It does
+// not close w.
 func Pull(ctx context.Context, lock *manifests.Lock, w *bundle.Writer, opts PullOptions) (*PullResult, error) {
 	pl, err := newPuller(lock, opts)
 	if err != nil {
@@ -88,7 +89,7 @@ func (pl *puller) useCache(p *plan) (int, int64) {
 	var size int64
 	for i, it := range p.streamed {
 		if open, ok := c.lookup(it.desc); ok {
-			p.streamed[i].open = open
+			p.streamed[i].open, p.streamed[i].openRange = open, nil
 			n++
 			size += it.desc.Size
 			continue
@@ -122,7 +123,7 @@ func newPuller(lock *manifests.Lock, opts PullOptions) (*puller, error) {
 		pl.c = c
 	}
 	if pl.opts.Concurrency <= 0 {
-		pl.opts.Concurrency = 4
+		pl.opts.Concurrency = DefaultPullConcurrency
 	}
 	return pl, nil
 }
@@ -179,6 +180,10 @@ func (pl *puller) plan(ctx context.Context, lock *manifests.Lock) (*plan, error)
 
 // writeMetadata writes oci-layout, index.json, the BOM (+ signature) and the lock.
 func (pl *puller) writeMetadata(ctx context.Context, w *bundle.Writer, lock *manifests.Lock, p *plan) (*bundle.BOM, error) {
+	sbomFiles, err := pl.addSBOM(ctx, lock, p) // before index.json: it adds the SBOM referrers
+	if err != nil {
+		return nil, err
+	}
 	specJSON, err := json.Marshal(lock.Spec)
 	if err != nil {
 		return nil, err
@@ -202,6 +207,10 @@ func (pl *puller) writeMetadata(ctx context.Context, w *bundle.Writer, lock *man
 		return nil, err
 	}
 	layoutJSON := []byte(bundle.OCILayoutJSON)
+	progs, err := hashPrograms(pl.opts.Programs)
+	if err != nil {
+		return nil, err
+	}
 	bom := &bundle.BOM{
 		SchemaVersion: bundle.BOMSchemaVersion, Tool: pl.opts.Tool, Created: created,
 		Spec: specJSON, Lock: lockJSON, Set: setSummary(lock.Set), Platforms: pl.platforms,
@@ -212,6 +221,8 @@ func (pl *puller) writeMetadata(ctx context.Context, w *bundle.Writer, lock *man
 			bundle.MetadataOf(bundle.LockName, lockYAML),
 		},
 	}
+	bom.Files = append(bom.Files, programFiles(progs)...)
+	bom.Files = append(bom.Files, sbomFiles.records()...)
 	if !bom.Signed {
 		bom.Unsigned = UnsignedAllowed
 	}
@@ -239,10 +250,16 @@ func (pl *puller) writeMetadata(ctx context.Context, w *bundle.Writer, lock *man
 		files = append(files, entry{bundle.BOMSigName, sig})
 	}
 	files = append(files, entry{bundle.LockName, lockYAML})
+	for _, f := range sbomFiles {
+		files = append(files, entry{f.name, f.data})
+	}
 	for _, f := range files {
 		if err := w.AddFile(f.name, f.data); err != nil {
 			return nil, err
 		}
+	}
+	if err := writePrograms(ctx, w, progs); err != nil {
+		return nil, err
 	}
 	return bom, nil
 }
@@ -257,8 +274,15 @@ func (pl *puller) writeBlobs(ctx context.Context, w *bundle.Writer, p *plan) err
 		pl.opts.Progress.Emit(progress.Event{Kind: progress.BlobDone, Descriptor: b.desc})
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	streams := prefetch(ctx, p.streamed, prefetchOptions{Ahead: pl.opts.Concurrency, Buffer: 4 << 20, Retries: 4})
+	streams := prefetch(ctx, p.streamed, prefetchOptions{Conns: pl.opts.Concurrency, Retries: 4})
+	defer func() {
+		// Stop the downloads and close what was not consumed, so cache
+		// copies are settled (kept for a re-run) and their locks dropped.
+		cancel()
+		for s := range streams {
+			s.r.Close()
+		}
+	}()
 	for s := range streams {
 		r := &countingReader{r: s.r, desc: s.item.desc, report: pl.opts.Progress}
 		err := w.Push(ctx, s.item.desc, r)

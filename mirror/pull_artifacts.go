@@ -90,7 +90,14 @@ func (pl *puller) planFile(p *plan, lf manifests.LockedFile) error {
 	layer := ocispec.Descriptor{MediaType: mt, Digest: d, Size: lf.Size}
 	component := orDefault(lf.Component, "misc")
 	tag := fileTag(lf)
-	manifest, config, err := fileArtifact(lf.Name, layer, map[string]string{ocispec.AnnotationSource: lf.Source, ocispec.AnnotationVersion: lf.Version})
+	annotations := map[string]string{ocispec.AnnotationSource: lf.Source, ocispec.AnnotationVersion: lf.Version}
+	if lf.Platform != "" {
+		annotations[AnnotationFilePlatform] = lf.Platform
+	}
+	if lf.Executable != "" {
+		annotations[AnnotationFileExecutable] = lf.Executable
+	}
+	manifest, config, err := fileArtifact(lf.Name, layer, annotations)
 	if err != nil {
 		return err
 	}
@@ -99,18 +106,30 @@ func (pl *puller) planFile(p *plan, lf manifests.LockedFile) error {
 	if !p.seen[d] {
 		p.seen[d] = true
 		p.streamed = append(p.streamed, fetchItem{desc: layer, label: src, open: func(ctx context.Context) (io.ReadCloser, error) {
-			body, _, err := pl.c.Get(ctx, src)
-			return body, err
+			return pl.openFileSource(ctx, src)
 		}})
 	}
 	p.addSmall(manifest)
 	manifest.desc.ArtifactType = mediatype.MeshpackFile
-	p.addRoot(bundle.Artifact{
+	a := bundle.Artifact{
 		Kind: bundle.KindFile, Name: lf.Name, Source: lf.Source, Repository: "files/" + component, Tag: tag,
 		Checks: []string{"sha256:" + orDefault(lf.Pinned, manifests.PinnedResolved)},
-	}, manifest.desc, "files/"+component+":"+tag)
+	}
+	if lf.Platform != "" {
+		// A platform-specific file is its own platform's one manifest.
+		a.Platforms = []bundle.Platform{{Platform: lf.Platform, Digest: manifest.desc.Digest.String(), Size: manifest.desc.Size}}
+	}
+	p.addRoot(a, manifest.desc, "files/"+component+":"+tag)
 	return nil
 }
+
+// Annotations of a file artifact's manifest beyond the OCI source and
+// version: the platform a platform-specific file is for, and the path of
+// the program inside an archive that `bundle extract` writes out.
+const (
+	AnnotationFilePlatform   = "meshpack.lattice.dev/platform"
+	AnnotationFileExecutable = "meshpack.lattice.dev/executable"
+)
 
 // fileTag is "<version>-<name without extension>", e.g. "v1.5.1-standard-install".
 func fileTag(lf manifests.LockedFile) string {

@@ -23,6 +23,8 @@ type pulledImage struct {
 	tag      string
 	checks   []string
 	upstream map[digest.Digest]*signing.SignatureImage // upstream signatures by subject
+	// referrers are upstream SBOMs and attestations of carried digests.
+	referrers []upstreamReferrer
 }
 
 // planImage fetches an image's manifests by the digests the lock pins and
@@ -47,6 +49,9 @@ func (pl *puller) planImage(ctx context.Context, li manifests.LockedImage) (*pul
 	}
 	img := &pulledImage{locked: li, repo: repo, graph: g, path: path, tag: tag, checks: []string{"digest:lock"}}
 	if err := pl.checkUpstream(ctx, img); err != nil {
+		return nil, err
+	}
+	if err := pl.findReferrers(ctx, img); err != nil {
 		return nil, err
 	}
 	return img, nil
@@ -147,6 +152,7 @@ func (pl *puller) addImage(ctx context.Context, p *plan, img *pulledImage) error
 	if sig := img.upstream[g.upstreamDigest]; sig != nil && g.upstreamDigest != g.root.desc.Digest {
 		pl.addSignatureImage(p, img, g.upstreamDigest, sig, []string{"cosign:" + img.locked.SignedBy, "subject:upstream-index"})
 	}
+	pl.addReferrers(p, img)
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lattice-mesh/meshpack/bundle"
 	"github.com/lattice-mesh/meshpack/progress"
+	"github.com/lattice-mesh/meshpack/sbom"
 	"github.com/lattice-mesh/meshpack/signing"
 )
 
@@ -122,6 +123,11 @@ func checkSignatures(ctx context.Context, r *bundle.Reader, key signing.Verifier
 		fail(bundle.BOMSigName, "", nil, fmt.Errorf("the BOM signature does not verify with this key (wrong key, or bom.json was changed): %w", err))
 		return
 	}
+	hasSBOM, err := checkSBOMSignature(ctx, r, key)
+	if err != nil {
+		fail(sbom.SigFileName, "", nil, err)
+	}
+	sbomVerified := hasSBOM && err == nil
 	sigs := map[string]bundle.Artifact{}
 	for _, a := range bom.Artifacts {
 		if a.Kind == bundle.KindSignature {
@@ -155,6 +161,9 @@ func checkSignatures(ctx context.Context, r *bundle.Reader, key signing.Verifier
 		}
 	}
 	c.Summary = fmt.Sprintf("BOM signature and %d image signatures of %d images verified", checked, images)
+	if sbomVerified {
+		c.Summary = fmt.Sprintf("BOM and SBOM signatures and %d image signatures of %d images verified", checked, images)
+	}
 }
 
 func verifyImageSignature(ctx context.Context, r *bundle.Reader, key signing.Verifier, subject string, sa bundle.Artifact) error {

@@ -33,6 +33,9 @@ type Options struct {
 	// AllowUnsupported resolves a version set the catalog marks
 	// incompatible, recording it in the lock.
 	AllowUnsupported bool
+	// Discover resolves a bare Istio minor to the newest patch upstream
+	// publishes (resolve.Options.Discover); false takes the catalog's.
+	Discover bool
 	// ResolveProgress, when set, receives a progress.Pinned event for each
 	// artifact resolve pins (resolve.Options.Progress); it must not block
 	// and may be called from several goroutines at once. Create.Progress
@@ -98,7 +101,7 @@ func Create(ctx context.Context, path string, opts Options) (*Result, error) {
 			}
 		}
 		lock, err = resolve.Resolve(ctx, spec, resolve.Options{
-			Catalog: cat, Client: co.Client, AllowUnsupported: opts.AllowUnsupported,
+			Catalog: cat, Client: co.Client, AllowUnsupported: opts.AllowUnsupported, Discover: opts.Discover,
 			Logger: co.Logger, Progress: opts.ResolveProgress,
 		})
 		if err != nil {

@@ -301,8 +301,12 @@ func createdBundle(t *testing.T, r authRun) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(bom.Artifacts); n != 2 {
-		t.Errorf("got %d artifacts in the bundle, want the 2 images", n)
+	kinds := map[string]int{}
+	for _, a := range bom.Artifacts {
+		kinds[a.Kind]++
+	}
+	if len(bom.Artifacts) != 4 || kinds[bundle.KindImage] != 2 || kinds[bundle.KindReferrer] != 2 {
+		t.Errorf("got artifacts %v in the bundle, want the 2 images and the SBOM referrer of each", kinds)
 	}
 }
 
@@ -338,9 +342,13 @@ func loadedWith(cred auth.Credential, issuer *registrytest.TokenIssuer) func(*te
 			}
 			repo.PlainHTTP = true
 			repo.Client = &auth.Client{Credential: auth.StaticCredential(repo.Reference.Registry, cred)}
-			desc, err := repo.Resolve(context.Background(), a.Tag)
+			ref := a.Tag
+			if ref == "" { // a referrer (the bundle SBOM) is pushed by digest
+				ref = a.Digest
+			}
+			desc, err := repo.Resolve(context.Background(), ref)
 			if err != nil || desc.Digest.String() != a.Digest {
-				t.Errorf("%s:%s: got %s (%v), want %s", a.Repository, a.Tag, desc.Digest, err, a.Digest)
+				t.Errorf("%s:%s: got %s (%v), want %s", a.Repository, ref, desc.Digest, err, a.Digest)
 			}
 		}
 		if issuer == nil {

@@ -17,9 +17,9 @@ import (
 func newBundleCmd(s streams, g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bundle",
-		Short: "Create, inspect, diff, verify, load and unload mesh bundles",
+		Short: "Create, inspect, diff, verify, load, unload and extract from mesh bundles",
 	}
-	cmd.AddCommand(newBundleCreateCmd(s, g), newBundleInspectCmd(s), newBundleDiffCmd(s), newBundleVerifyCmd(s, g), newBundleLoadCmd(s, g), newBundleUnloadCmd(s, g))
+	cmd.AddCommand(newBundleCreateCmd(s, g), newBundleInspectCmd(s), newBundleDiffCmd(s), newBundleSBOMCmd(s), newBundleVerifyCmd(s, g), newBundleLoadCmd(s, g), newBundleUnloadCmd(s, g), newBundleExtractCmd(s, g))
 	return cmd
 }
 
@@ -36,6 +36,7 @@ type createFlags struct {
 	concurrency int
 	level       int
 	split       string
+	includeSelf bool
 }
 
 func newBundleCreateCmd(s streams, g *globalFlags) *cobra.Command {
@@ -52,11 +53,24 @@ BUNDLE.001, … and BUNDLE.sha256).
 Istio signs its images: the catalog names the key and where upstream
 publishes it; pass the PEM you fetched and checked with --upstream-key.
 The output path, versions and keys are checked before anything is
-downloaded. -o prints the summary as text (default), json or yaml.`,
+downloaded. -o prints the summary as text (default), json or yaml.
+
+A bare minor (--istio 1.30) takes the newest patch upstream publishes, as
+'meshpack resolve' does; --catalog-only takes the catalog's. Downloads run
+--concurrency requests at once; on a slow link large blobs come as parallel
+byte ranges, each resumed where it broke. --cache DIR keeps what was
+downloaded (even half a blob) for the next run.
+
+A team's own charts, files and manifests travel with the mesh (--chart,
+--chart-values, --extra-file, --manifest; see 'meshpack resolve --help'):
+charts load as OCI charts (helm pull oci://REGISTRY/PREFIX/charts/NAME),
+files and manifests as file artifacts (bundle extract --file NAME), and the
+images found in them like every other image.`,
 		Example: `  meshpack bundle create mesh.tar.zst --istio 1.30 --profile ambient --kiali --key cosign.key --upstream-key istio-release=istio-key.pub
   meshpack bundle create mesh.tar.zst --lock mesh.lock.yaml --key cosign.key --upstream-key istio-release=istio-key.pub --split 4GiB
   meshpack bundle create apps.tar.zst --istio none --image registry.example.com/team/app:1.4 --allow-unsigned -o json
-  meshpack bundle create mesh-1.30.4.tar.zst --istio 1.30.4 --profile ambient --kiali --key cosign.key --upstream-key istio-release=istio-key.pub  # the next patch`,
+  meshpack bundle create mesh-1.30.4.tar.zst --istio 1.30.4 --profile ambient --kiali --key cosign.key --upstream-key istio-release=istio-key.pub  # the next patch
+  meshpack bundle create mesh-istioctl.tar.zst --istio 1.30 --istioctl=linux/amd64,darwin/arm64 --include-self --key cosign.key --upstream-key istio-release=istio-key.pub`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			files, err := f.spec.fileArgs(cmd, args, 1)
 			if len(files) == 1 {
@@ -75,8 +89,9 @@ downloaded. -o prints the summary as text (default), json or yaml.`,
 	fs.StringVar(&f.sinceKey, "since-key", "", "cosign public key: the --since inventory must carry a valid FILE.sig by it (registry inventory --key)")
 	fs.StringVar(&f.since, "since", "", "make an incremental bundle: leave out every blob BASE holds; BASE is a previous bundle, its BOM (bundle inspect --bom) or an inventory of the enclave registry (registry inventory)")
 	outputFlag(fs, &f.output, formatText, formatText, formatJSON, formatYAML)
-	fs.IntVar(&f.concurrency, "concurrency", 4, "downloads running ahead of the writer")
+	fs.IntVar(&f.concurrency, "concurrency", mirror.DefaultPullConcurrency, "requests downloading at once (large blobs as parallel byte ranges)")
 	fs.IntVar(&f.level, "level", bundle.DefaultLevel, "zstd level 1-22 for compressible content (layers already compressed are stored as they are)")
+	fs.BoolVar(&f.includeSelf, "include-self", false, "carry this meshpack binary at meshpack/bin/<os>-<arch>/meshpack (mode 0755, sha256 in the signed BOM): tar --zstd -xf BUNDLE meshpack/bin/… gets it out in the enclave")
 	fs.StringVar(&f.split, "split", "", "split into parts of this size, e.g. 4GiB or 700MiB (BUNDLE.000, BUNDLE.001, … + BUNDLE.sha256)")
 	return cmd
 }
@@ -97,6 +112,9 @@ func runCreate(cmd *cobra.Command, s streams, g *globalFlags, f *createFlags) er
 	pr.Finish(err == nil)
 	if err != nil {
 		return err
+	}
+	if opts.Lock == nil {
+		printIstioChoice(s.err, res.Lock)
 	}
 	return printCreate(s, f.output, res)
 }
@@ -131,7 +149,7 @@ func (f *createFlags) checkArgs(s streams) (path string, split int64, err error)
 // options checks the remaining flags, reads the lock or builds the spec,
 // loads the keys and builds the command's one client.
 func (f *createFlags) options(cmd *cobra.Command, s streams, g *globalFlags) (pack.Options, error) {
-	opts := pack.Options{AllowUnsupported: f.spec.allowUnsupported}
+	opts := pack.Options{AllowUnsupported: f.spec.allowUnsupported, Discover: !f.spec.catalogOnly}
 	if err := f.net.check(); err != nil {
 		return opts, err
 	}
@@ -186,6 +204,11 @@ func (f *createFlags) options(cmd *cobra.Command, s streams, g *globalFlags) (pa
 	}
 	if f.cache != "" {
 		opts.Create.PullOptions.Cache = &mirror.BlobCache{Dir: f.cache}
+	}
+	if f.includeSelf {
+		if opts.Create.PullOptions.Programs, err = selfProgram(); err != nil {
+			return opts, err
+		}
 	}
 	return opts, nil
 }

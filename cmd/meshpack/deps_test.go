@@ -9,8 +9,10 @@ import (
 // TestDependencyHomes keeps each heavy dependency in its one package
 // (DESIGN.md "Layout"): cosign/sigstore in signing, CNCF Distribution and
 // logrus (which it logs through, bridged to slog there) in mirror/registry,
-// Helm in manifests/render, manifests/resolve and manifests/install; and keeps the format,
-// data and network packages leaves that never link them. The only packages
+// Helm in manifests/render, manifests/resolve and manifests/install,
+// cyclonedx-go in sbom (its test-only JSON-schema validator in
+// sbom/sbomtest); and keeps the format, data and network packages leaves
+// that never link them. The only packages
 // of ours bundle and signing may link are the leaves mediatype (constants),
 // atomicfile (publishing files; standard library only) and progress (the
 // one progress event).
@@ -27,6 +29,8 @@ func TestDependencyHomes(t *testing.T) {
 		"helm.sh/helm/":                            {mod + "manifests/render", mod + "manifests/resolve", mod + "manifests/install", mod + "cluster"},
 		"k8s.io/client-go/":                        {mod + "cluster"},
 		"k8s.io/cli-runtime/":                      {mod + "cluster"},
+		"github.com/CycloneDX/":                    {mod + "sbom"},
+		"github.com/santhosh-tekuri/jsonschema/":   {mod + "sbom/sbomtest"},
 	}
 	for _, line := range strings.Split(strings.TrimSpace(direct), "\n") {
 		fields := strings.Fields(line)
@@ -51,6 +55,7 @@ func TestDependencyHomes(t *testing.T) {
 		{mod + "mediatype", []string{mod, "net/http"}},
 		{mod + "atomicfile", []string{mod, "github.com/", "golang.org/", "net/"}},
 		{mod + "progress", []string{mod, "net/http"}},
+		{mod + "sbom", []string{"helm.sh/", "github.com/sigstore/", "github.com/distribution/distribution/v3/", "k8s.io/", "net/http", mod + "mirror", mod + "signing", mod + "remote", mod + "manifests"}},
 	}
 	for _, l := range leaves {
 		deps := strings.Fields(goList(t, "-deps", "-f", "{{.ImportPath}}", l.pkg))

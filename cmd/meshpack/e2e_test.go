@@ -29,14 +29,16 @@ func TestE2EResolve(t *testing.T) {
 		want      []string
 		notWant   []string
 		wantChart []string
+		wantFiles []string
 	}{
 		{"ambient with kiali", []string{"--istio", "1.30.3", "--profile", "ambient", "--kiali"},
 			[]string{"docker.io/istio/pilot:1.30.3-distroless", "docker.io/istio/proxyv2:1.30.3-distroless",
-				"docker.io/istio/install-cni:1.30.3-distroless", "docker.io/istio/ztunnel:1.30.3-distroless", "quay.io/kiali/kiali:v2.26.0"},
-			nil, []string{"base", "istiod", "cni", "ztunnel", "kiali-server"}},
+				"docker.io/istio/install-cni:1.30.3-distroless", "docker.io/istio/ztunnel:1.30.3-distroless", "quay.io/kiali/kiali:v2.26.0",
+				"docker.io/prom/prometheus:v3.10.0", "ghcr.io/prometheus-operator/prometheus-config-reloader:v0.89.0"},
+			nil, []string{"base", "istiod", "cni", "ztunnel", "kiali-server"}, []string{"prometheus.yaml", "standard-install.yaml"}},
 		{"sidecar", []string{"--istio", "1.30.3", "--profile", "sidecar"},
 			[]string{"docker.io/istio/pilot:1.30.3", "docker.io/istio/proxyv2:1.30.3"},
-			[]string{"ztunnel", "install-cni", "kiali"}, []string{"base", "istiod"}},
+			[]string{"ztunnel", "install-cni", "kiali", "prometheus"}, []string{"base", "istiod"}, []string{"standard-install.yaml"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,8 +89,15 @@ func TestE2EResolve(t *testing.T) {
 					t.Errorf("lock charts %v lack %s", charts, wc)
 				}
 			}
-			if len(lock.Files) != 1 || lock.Files[0].Name != "standard-install.yaml" || !manifests.ValidDigest(lock.Files[0].Digest) {
-				t.Errorf("lock files = %+v, want the pinned standard-install.yaml", lock.Files)
+			var files []string
+			for _, f := range lock.Files {
+				files = append(files, f.Name)
+				if !manifests.ValidDigest(f.Digest) {
+					t.Errorf("file %s: digest %q", f.Name, f.Digest)
+				}
+			}
+			if strings.Join(files, " ") != strings.Join(tt.wantFiles, " ") {
+				t.Errorf("lock files = %v, want %v, pinned", files, tt.wantFiles)
 			}
 		})
 	}

@@ -32,7 +32,7 @@ import (
 // what an earlier one wrote (keys, lock, bundles). A command with examples
 // that is missing here fails the test.
 var exampleOrder = []string{"version", "versions", "keys generate", "resolve", "bundle create",
-	"bundle inspect", "bundle diff", "bundle verify", "registry serve", "bundle load", "registry list", "registry inventory", "install", "audit",
+	"bundle inspect", "bundle diff", "bundle verify", "bundle extract", "bundle sbom", "registry serve", "bundle load", "registry list", "registry inventory", "install", "audit",
 	"namespace add", "namespace list", "phase set", "namespace remove",
 	"upgrade", "upgrade rollback", "upgrade promote", "upgrade finish", "status", "uninstall",
 	"bundle unload", "registry gc", "cache prune"}
@@ -194,6 +194,9 @@ func writeExampleInputs(t *testing.T, dir string, e *e2eEnv) {
 		"htpasswd":      "robot:" + string(hash) + "\n",
 		"tls.crt":       crt,
 		"tls.key":       key,
+		// registry serve --config: the example's real use is s3; the test
+		// has no object store at hand, and the file is read the same way.
+		"registry.yaml": "version: 0.1\nhttp:\n  secret: example\nstorage:\n  filesystem:\n    rootdirectory: " + filepath.Join(dir, "registry-data") + "\n",
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
 			t.Fatal(err)

@@ -44,6 +44,8 @@ func flagHints(err error) error {
 		limit    *mirror.LimitError
 		upstream *mirror.UpstreamError
 		compat   *resolve.IncompatibleError
+		discover *resolve.DiscoveryError
+		unknown  *manifests.UnknownMinorError
 		pre      *cluster.PreflightError
 		timeout  *cluster.TimeoutError
 	)
@@ -103,13 +105,29 @@ func flagHints(err error) error {
 	case errors.As(err, &upstream):
 		return hintf(err, "use --verify-upstream=if-signed or off to accept it")
 
+	// bundle extract's selection.
+	case errors.Is(err, mirror.ErrNoFile):
+		return usagef("--file: %v", err)
+	case errors.Is(err, mirror.ErrFilePlatform):
+		return usagef("--platform: %v", err)
+
 	// Resolving (resolve, bundle create) and locks.
 	case errors.As(err, &compat):
 		return hintf(err, "pick versions from `meshpack versions`, or pass --allow-unsupported to override")
+	case errors.As(err, &discover) && discover.CatalogLatest != "":
+		return hintf(err, "pass --catalog-only for the catalog's %s (or --istio %s), or point --mirror at a reachable copy of the chart repository and registry", discover.CatalogLatest, discover.CatalogLatest)
+	case errors.As(err, &discover):
+		return hintf(err, "name an exact version (--istio %s.N), or point --mirror at a reachable copy of the chart repository and registry", discover.Minor)
+	case errors.As(err, &unknown) && unknown.EndOfLife:
+		return hintf(err, "move to a supported minor (meshpack versions); meshpack resolve --allow-unsupported resolves it anyway with the rules of istio %s, recorded as unsupported", unknown.Nearest)
+	case errors.As(err, &unknown):
+		return hintf(err, "meshpack resolve --allow-unsupported resolves it with the rules of istio %s, recorded as unsupported (then bundle create --lock)", unknown.Nearest)
 	case errors.Is(err, resolve.ErrNoPlatform):
 		return hintf(err, "choose platforms with --platform")
 	case errors.Is(err, resolve.ErrNoChartSource):
 		return hintf(err, "use --mirror to point at a reachable copy")
+	case errors.Is(err, resolve.ErrChartRender):
+		return hintf(err, "give values it renders with: --chart-values NAME=FILE")
 	case lockHasMirrors(err):
 		return hintf(err, "pass mirrors with --mirror")
 	}

@@ -59,11 +59,17 @@ func newInstallLikeCmd(s streams, g *globalFlags, f *installFlags) *cobra.Comman
 		Long: `install verifies the bundle offline first (as bundle verify does), then plans
 the install from it: the Gateway API CRDs, then the Istio charts base, istiod,
 cni (ambient, or --cni for sidecar), ztunnel (ambient), the ingress gateway (if
-the bundle carries it) and kiali-server, with the release names and namespaces
-of Istio's Helm docs. Charts are read straight from the bundle — or, with
+the bundle carries it), prometheus and kiali-server, with the release names and
+namespaces of Istio's Helm docs. prometheus is the manifest Istio ships for
+Kiali (samples/addons/prometheus.yaml), carried by a Kiali bundle, installed as
+release prometheus in the control plane's namespace; Kiali reads it at
+http://prometheus.NAMESPACE:9090. --prometheus-url URL points Kiali at an
+existing Prometheus instead and installs none (as does a bundle created with
+--prometheus-url). Charts are read straight from the bundle — or, with
 --lock FILE instead of --bundle, from the registry the bundle was loaded into,
 each checked against the lock's digest. Every image —
-pilot, proxyv2 for every injected proxy, install-cni, ztunnel, kiali — is
+pilot, proxyv2 for every injected proxy, install-cni, ztunnel, prometheus and
+its config reloader, kiali — is
 pinned by the digest the bundle's BOM records, in --registry (where bundle load
 put it, with the same --path-mode); an image without a digest fails, there is
 no fall-back to tags and no mutating webhook.
@@ -98,7 +104,7 @@ is needed. DIR is created when missing and must hold no earlier render.`,
 	f.kube.register(fs)
 	f.net.register(fs, false)
 	fs.BoolVar(&f.cni, "cni", false, "install the Istio CNI node agent in sidecar mode (ambient always does)")
-	fs.StringVar(&f.prometheusURL, "prometheus-url", install.DefaultPrometheusURL, "the Prometheus Kiali reads")
+	fs.StringVar(&f.prometheusURL, "prometheus-url", "", "an existing Prometheus for Kiali to read; the Prometheus the bundle carries is then not installed (default: the carried one, http://prometheus.NAMESPACE:9090)")
 	fs.StringVar(&f.pathMode, "path-mode", mirror.PathKeep, "repository paths below PREFIX, as given to bundle load: keep (istio/pilot) or flatten (istio-pilot)")
 	fs.StringVar(&f.kubeVersion, "kubernetes-version", "", "with --render: the Kubernetes version the charts are rendered for, e.g. 1.33 (default: the spec's cluster version, else 1.32)")
 	fs.StringArrayVar(&f.valueFiles, "values", nil, "user values for one chart, layered over meshpack's: CHART=FILE (repeatable; charts: base, istiod, cni, ztunnel, gateway, kiali-server)")
@@ -141,6 +147,11 @@ func (f *installFlags) check() error {
 	}
 	if err := checkOutput(&f.output, formatText, formatJSON, formatYAML); err != nil {
 		return err
+	}
+	if f.prometheusURL != "" {
+		if err := manifests.CheckPrometheusURL(f.prometheusURL); err != nil {
+			return usagef("--prometheus-url: %v", err)
+		}
 	}
 	if f.phase != "" && cluster.PhaseRank(f.phase) < 0 {
 		return usagef("--phase %q: want one of %s", f.phase, strings.Join(cluster.Phases, ", "))
@@ -279,5 +290,8 @@ func renderInstall(cmd *cobra.Command, s streams, plan *install.Plan, dir, phase
 	}
 	fmt.Fprintf(s.err, "wrote %s\n", name)
 	fmt.Fprintf(s.err, "rendered Istio %s (%s): %d steps into %s\n", plan.Istio, plan.Profile, len(ms), dir)
+	if plan.PrometheusURL != "" {
+		fmt.Fprintf(s.err, "Kiali reads Prometheus at %s\n", plan.PrometheusURL)
+	}
 	return nil
 }

@@ -38,11 +38,11 @@ func TestInstallCluster(t *testing.T) {
 		releases []string // in install order
 	}{
 		{"ambient", []string{"--ingress-gateway"}, nil,
-			[]string{"istio-base", "istiod", "istio-cni", "ztunnel", "istio-ingressgateway", "kiali-server"}},
+			[]string{"istio-base", "istiod", "istio-cni", "ztunnel", "istio-ingressgateway", "prometheus", "kiali-server"}},
 		{"sidecar", []string{"--profile", "sidecar"}, nil,
-			[]string{"istio-base", "istiod", "kiali-server"}},
+			[]string{"istio-base", "istiod", "prometheus", "kiali-server"}},
 		{"sidecar cni", []string{"--profile", "sidecar", "--cni"}, []string{"--cni"},
-			[]string{"istio-base", "istiod", "istio-cni", "kiali-server"}},
+			[]string{"istio-base", "istiod", "istio-cni", "prometheus", "kiali-server"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			kc := kubeServer(t)

@@ -34,12 +34,12 @@ func TestInstallRender(t *testing.T) {
 		prom   string
 	}{
 		{"ambient", ambient, nil, install.PathKeep,
-			[]string{"gateway-api-crds", "base", "istiod", "cni", "ztunnel", "gateway", "kiali-server"}, ""},
+			[]string{"gateway-api-crds", "base", "istiod", "cni", "ztunnel", "gateway", "prometheus", "kiali-server"}, ""},
 		{"ambient flatten", ambient, []string{"--path-mode", "flatten"}, install.PathFlatten,
-			[]string{"gateway-api-crds", "base", "istiod", "cni", "ztunnel", "gateway", "kiali-server"}, ""},
+			[]string{"gateway-api-crds", "base", "istiod", "cni", "ztunnel", "gateway", "prometheus", "kiali-server"}, ""},
 		{"sidecar", sidecar, []string{"--prometheus-url", "http://prom.monitoring:9090"}, install.PathKeep,
 			[]string{"gateway-api-crds", "base", "istiod", "kiali-server"}, "http://prom.monitoring:9090"},
-		{"sidecar cni", sidecar, []string{"--cni"}, install.PathKeep, []string{"gateway-api-crds", "base", "istiod", "cni", "kiali-server"}, ""},
+		{"sidecar cni", sidecar, []string{"--cni"}, install.PathKeep, []string{"gateway-api-crds", "base", "istiod", "cni", "prometheus", "kiali-server"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -95,6 +95,9 @@ func TestInstallRender(t *testing.T) {
 			}
 			if slices.Contains(tc.steps, "ztunnel") {
 				images = append(images, "ztunnel")
+			}
+			if slices.Contains(tc.steps, "prometheus") {
+				images = append(images, "prometheus", "prometheus-config-reloader")
 			}
 			for _, w := range images {
 				if !seen[w] {
@@ -165,6 +168,7 @@ func TestInstallUsage(t *testing.T) {
 		{"no registry", []string{"--bundle", "b", "--render", dir}, "--registry HOST[:PORT][/PREFIX] is required"},
 		{"bad registry", []string{"--bundle", "b", "--registry", "https://r", "--render", dir}, "--registry"},
 		{"path mode", []string{"--bundle", "b", "--registry", "r", "--path-mode", "flat", "--render", dir}, "--path-mode"},
+		{"prometheus url", []string{"--bundle", "b", "--registry", "r", "--prometheus-url", "prometheus:9090", "--render", dir}, "--prometheus-url: \"prometheus:9090\" is not an http(s) URL"},
 		{"render not a dir", []string{"--bundle", "b", "--registry", "r", "--render", file}, "not a directory"},
 		{"no key", []string{"--bundle", "b", "--registry", "r", "--render", dir}, "no --key"},
 	} {
@@ -358,7 +362,7 @@ func TestRenderCanaryAndPhase(t *testing.T) {
 			t.Errorf("canary render of istiod lacks %q", want)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, "04-phase-traffic.yaml")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "05-phase-traffic.yaml")); err != nil { // after crds, base, istiod, prometheus, kiali-server
 		t.Errorf("the render lacks the traffic phase: %v", err)
 	}
 	pdir := filepath.Join(t.TempDir(), "phases")

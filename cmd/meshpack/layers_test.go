@@ -23,6 +23,7 @@ func TestLayers(t *testing.T) {
 		"signing":           1, // cosign
 		"mirror/registry":   1, // embedded Distribution
 		"remote":            2, // every registry and HTTP request
+		"sbom":              2, // the bundle's CycloneDX SBOM, from its BOM
 		"manifests/render":  2, // Helm rendering
 		"manifests/resolve": 3, // spec -> lock, through remote
 		"manifests/install": 3, // bundle -> install plan and rendered manifests, no network

@@ -23,6 +23,13 @@ import (
 // the test ends and returns its address; extra flags are appended.
 func serveRegistry(t *testing.T, extra ...string) string {
 	t.Helper()
+	return serveRegistryWith(t, append([]string{"--root", t.TempDir()}, extra...)...)
+}
+
+// serveRegistryWith runs registry serve with args (which name the storage)
+// on a free loopback port until the test ends and returns HOST:PORT.
+func serveRegistryWith(t *testing.T, args ...string) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -31,7 +38,7 @@ func serveRegistry(t *testing.T, extra ...string) string {
 	ln.Close()
 	var out, errOut bytes.Buffer
 	root := newRootCmd(strings.NewReader(""), &out, &errOut)
-	root.SetArgs(append([]string{"registry", "serve", "--root", t.TempDir(), "--addr", addr}, extra...))
+	root.SetArgs(append([]string{"registry", "serve", "--addr", addr}, args...))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()
@@ -150,9 +157,13 @@ func checkRegistry(t *testing.T, path string, res *mirror.LoadResult, cred *auth
 		if cred != nil {
 			repo.Client = &auth.Client{Credential: auth.StaticCredential(repo.Reference.Registry, *cred)}
 		}
-		desc, err := repo.Resolve(context.Background(), a.Tag)
+		ref := a.Tag
+		if ref == "" { // an SBOM or attestation referrer: by digest
+			ref = bom.Artifacts[i].Digest
+		}
+		desc, err := repo.Resolve(context.Background(), ref)
 		if err != nil || desc.Digest.String() != bom.Artifacts[i].Digest {
-			t.Errorf("%s:%s: got %s (%v), want %s", a.Repository, a.Tag, desc.Digest, err, bom.Artifacts[i].Digest)
+			t.Errorf("%s:%s: got %s (%v), want %s", a.Repository, ref, desc.Digest, err, bom.Artifacts[i].Digest)
 		}
 	}
 }
@@ -202,7 +213,7 @@ func TestRegistryServeFlags(t *testing.T) {
 		want    int
 		wantErr string
 	}{
-		{"no root", []string{"registry", "serve"}, 2, "--root DIR is required"},
+		{"no root", []string{"registry", "serve"}, 2, "--root DIR or --config FILE is required"},
 		{"half a key pair", []string{"registry", "serve", "--root", t.TempDir(), "--tls-cert", "x.crt", "--addr", "127.0.0.1:0"}, 1, "want both or neither"},
 		{"missing htpasswd", []string{"registry", "serve", "--root", t.TempDir(), "--htpasswd", filepath.Join(t.TempDir(), "none"), "--addr", "127.0.0.1:0"}, 1, "htpasswd"},
 	} {

@@ -43,7 +43,9 @@ meshpack.lattice.dev/phase, never one a user made. Applying the current phase
 again changes nothing.
 
   observability  mesh-wide PeerAuthentication PERMISSIVE; a mesh-wide Telemetry
-                 with Prometheus metrics and Envoy access logs
+                 with Prometheus metrics (what the Prometheus install puts beside
+                 Kiali scrapes, or the one --prometheus-url named) and Envoy
+                 access logs
   mtls-strict    the mesh-wide PeerAuthentication STRICT; refused (without
                  --force) while pods outside the mesh would be cut off, listing them
   traffic        an ingress Gateway (Gateway API, class istio, in istio-ingress;

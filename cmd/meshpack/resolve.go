@@ -32,12 +32,42 @@ the charts, discovers every image by rendering them (plus the images istiod
 injects at run time: proxyv2 for sidecars, gateways and waypoints), cross-checks
 the catalog, and pins every image to its index and per-platform digests, every
 chart and file to its sha256. The lock is what 'bundle create --lock' rebuilds.
+With Kiali the lock also pins the Prometheus Kiali reads: the manifest Istio
+ships for it (samples/addons/prometheus.yaml of the Istio release, checked
+against the catalog's sha256) and the images it names; --prometheus-url URL
+names an existing Prometheus instead, and none is carried.
+
+A bare minor (--istio 1.30) resolves to the newest patch Istio has published:
+the newest version in the minor's Helm chart index whose images are all tagged
+in the registry (a chart without its images is never picked), both read
+through --mirror. The minor's catalog rules (Kubernetes range, Kiali and
+Gateway API pairings, the Gateway API release's own Kubernetes floor) are
+checked first, before any request. A patch the catalog has never seen is
+allowed with a note; a minor it does not know needs --allow-unsupported.
+--catalog-only takes the catalog's newest patch instead and asks upstream
+nothing about versions (reproducible CI); an exact --istio 1.30.3 stays exact.
+If upstream cannot be read, resolve fails and says so: it never falls back
+silently. The lock's set.resolvedFrom records which way the patch was chosen
+and why.
 
 The lock goes to the file LOCK (a summary to stderr), or to stdout without it;
--o picks its format: yaml (the default) or json. Both read back with --lock.`,
+-o picks its format: yaml (the default) or json. Both read back with --lock.
+
+User content travels beside the mesh, pinned like it: --chart REPO_URL/NAME@VERSION
+(a Helm HTTP repository: the .tgz by sha256) or oci://HOST/PATH/NAME@VERSION (by
+manifest digest), whose images are found by rendering the chart offline with its
+default values (--chart-values NAME=FILE overlays a values file); --extra-file
+URL[#sha256=HEX] (downloaded once and pinned by sha256; with #sha256= the download
+must match); --manifest FILE_OR_URL (a Kubernetes YAML manifest, carried as a file,
+and the image of every Pod template in it). The spec's extraCharts,
+extraChartValues, extraFiles and extraManifests say the same; local paths in a
+spec are relative to the spec.`,
 		Example: `  meshpack resolve mesh.lock.yaml --istio 1.30 --profile ambient --kiali
   meshpack resolve --istio 1.30 -o json
-  meshpack resolve mesh.lock.yaml -f mesh.yaml --mirror docker.io=nexus.example.com/dockerhub`,
+  meshpack resolve --istio 1.30 --kiali --prometheus-url http://prometheus.monitoring:9090  # Kiali reads that one: no Prometheus carried
+  meshpack resolve ci.lock.yaml --istio 1.30 --catalog-only  # the catalog's newest patch, reproducible
+  meshpack resolve mesh.lock.yaml -f mesh.yaml --mirror docker.io=nexus.example.com/dockerhub
+  meshpack resolve team.lock.yaml --istio none --chart https://downloads.example.com/charts/webapp@0.3.0 --chart oci://harbor.example.com/team/charts/webapp@0.4.0 --extra-file https://downloads.example.com/files/mesh-dashboard.json  # a team's content`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			files, err := f.spec.fileArgs(cmd, args, 1)
 			if len(files) == 1 {
@@ -95,12 +125,13 @@ func runResolve(cmd *cobra.Command, s streams, g *globalFlags, f *resolveFlags) 
 		return err
 	}
 	lock, err := resolve.Resolve(cmd.Context(), spec, resolve.Options{
-		Catalog: cat, Client: c, AllowUnsupported: f.spec.allowUnsupported, Logger: log,
-		Progress: logPinned(log),
+		Catalog: cat, Client: c, AllowUnsupported: f.spec.allowUnsupported, Discover: !f.spec.catalogOnly,
+		Logger: log, Progress: logPinned(log),
 	})
 	if err != nil {
 		return err
 	}
+	printIstioChoice(s.err, lock)
 	var data []byte
 	if f.output == formatYAML {
 		data, err = lock.Marshal()
@@ -122,6 +153,15 @@ func runResolve(cmd *cobra.Command, s streams, g *globalFlags, f *resolveFlags) 
 	printLockSummary(s.err, lock)
 	fmt.Fprintf(s.err, "wrote %s\n", file)
 	return nil
+}
+
+// printIstioChoice says which Istio patch was chosen and why.
+func printIstioChoice(w io.Writer, l *manifests.Lock) {
+	rf := l.Set.ResolvedFrom
+	if rf == nil || rf.Source == manifests.IstioFromExact {
+		return
+	}
+	fmt.Fprintf(w, "istio %s -> %s (%s): %s\n", rf.Requested, l.Set.Istio, rf.Source, rf.Reason)
 }
 
 func printLockSummary(w io.Writer, l *manifests.Lock) {

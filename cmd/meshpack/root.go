@@ -77,7 +77,7 @@ revision, audited.`,
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log line format: text or json (stderr and --log-file)")
 	root.PersistentFlags().StringVar(&g.logFile, "log-file", "", "also append the log, with an audit line at each command's start and end, to `FILE` (created 0600)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newVersionCmd(s), newVersionsCmd(s), newResolveCmd(s, g), newBundleCmd(s, g), newKeysCmd(s), newRegistryCmd(s, g), newInstallCmd(s, g), newUninstallCmd(s, g), newAuditCmd(s),
+	root.AddCommand(newVersionCmd(s), newVersionsCmd(s, g), newResolveCmd(s, g), newBundleCmd(s, g), newKeysCmd(s), newRegistryCmd(s, g), newInstallCmd(s, g), newUninstallCmd(s, g), newAuditCmd(s),
 		newPhaseCmd(s, g), newNamespaceCmd(s), newStatusCmd(s), newUpgradeCmd(s, g), newCacheCmd(s))
 	withHints(root)
 	argsAreUsage(root)

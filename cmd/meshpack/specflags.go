@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,13 +25,17 @@ type specFlags struct {
 	agentgateway     bool
 	kiali            string
 	kialiVersion     string
+	prometheusURL    string
 	gatewayAPI       string
 	gatewayChannel   string
 	kubernetes       string
 	platforms        []string
+	istioctl         []string
 	images           []string
 	catalog          string
+	user             userFlags
 	allowUnsupported bool
+	catalogOnly      bool
 }
 
 func (f *specFlags) register(fs *pflag.FlagSet) {
@@ -44,12 +49,17 @@ func (f *specFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.kiali, "kiali", "", `add Kiali: --kiali (catalog version), --kiali=2.26 or --kiali=false`)
 	fs.Lookup("kiali").NoOptDefVal = "true"
 	fs.StringVar(&f.kialiVersion, "kiali-version", "", "Kiali version (implies --kiali)")
+	fs.StringVar(&f.prometheusURL, "prometheus-url", "", "an existing Prometheus for Kiali to read (e.g. http://prometheus.monitoring:9090): no Prometheus is carried (default: carry the one Istio ships for Kiali)")
 	fs.StringVar(&f.gatewayAPI, "gateway-api", "", `Gateway API CRDs version ("v1.5.1"), or "none" to leave them out`)
 	fs.StringVar(&f.gatewayChannel, "gateway-api-channel", "", "Gateway API channel: standard|experimental")
 	fs.StringVar(&f.kubernetes, "kubernetes-version", "", "target cluster Kubernetes version, checked against the set (e.g. 1.33)")
 	fs.StringSliceVar(&f.platforms, "platform", nil, "platforms to carry, e.g. linux/amd64,linux/arm64 (default all)")
+	fs.StringSliceVar(&f.istioctl, "istioctl", nil, "carry istioctl release archives: --istioctl for the --platform platforms (default linux/amd64,linux/arm64), or --istioctl=linux/amd64,darwin/arm64")
+	fs.Lookup("istioctl").NoOptDefVal = istioctlAuto
 	fs.StringArrayVar(&f.images, "image", nil, "extra image to carry (repeatable), e.g. registry.example.com/team/app:1.4")
+	f.user.register(fs)
 	fs.StringVar(&f.catalog, "catalog", "", "version catalog YAML to use instead of the embedded one")
+	fs.BoolVar(&f.catalogOnly, "catalog-only", false, "resolve a bare minor to the catalog's newest patch, without asking upstream for newer ones")
 	fs.BoolVar(&f.allowUnsupported, "allow-unsupported", false, "allow a version set the catalog marks incompatible (recorded in the lock)")
 }
 
@@ -61,9 +71,14 @@ func (f *specFlags) register(fs *pflag.FlagSet) {
 func (f *specFlags) fileArgs(cmd *cobra.Command, args []string, max int) ([]string, error) {
 	var files []string
 	bareKiali := cmd.Flags().Changed("kiali") && f.kiali == "true"
+	bareIstioctl := cmd.Flags().Changed("istioctl") && slices.Equal(f.istioctl, []string{istioctlAuto})
 	for _, a := range args {
 		if bareKiali && versionLike.MatchString(a) {
 			f.kiali, bareKiali = a, false
+			continue
+		}
+		if bareIstioctl && platformListLike.MatchString(a) {
+			f.istioctl, bareIstioctl = strings.Split(a, ","), false
 			continue
 		}
 		files = append(files, a)
@@ -72,6 +87,27 @@ func (f *specFlags) fileArgs(cmd *cobra.Command, args []string, max int) ([]stri
 		return nil, usagef("unexpected argument %q (flags take values as --flag VALUE; Kiali's version: --kiali=2.26 or --kiali-version 2.26)", files[max])
 	}
 	return files, nil
+}
+
+// istioctlAuto is the value of a bare --istioctl: the platforms carried.
+const istioctlAuto = "auto"
+
+// platformListLike matches "linux/amd64" and "linux/amd64,darwin/arm64".
+var platformListLike = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9]+(/[a-z0-9]+)?(,[a-z0-9]+/[a-z0-9]+(/[a-z0-9]+)?)*$`)
+
+// istioctlPlatforms turns --istioctl into the spec's list: a bare flag
+// means the platforms carried (--platform), linux/amd64 and linux/arm64
+// when every platform is; "none" or "false" means none.
+func istioctlPlatforms(flag, platforms []string) []string {
+	switch {
+	case slices.Equal(flag, []string{istioctlAuto}) && len(platforms) > 0:
+		return slices.Clone(platforms)
+	case slices.Equal(flag, []string{istioctlAuto}):
+		return []string{"linux/amd64", "linux/arm64"}
+	case slices.Equal(flag, []string{"none"}) || slices.Equal(flag, []string{"false"}):
+		return nil
+	}
+	return flag
 }
 
 // versionLike matches "2.26", "v2.26.0" and the like.
@@ -104,6 +140,9 @@ func checkIstioVersion(v string) error {
 func (f *specFlags) spec(cmd *cobra.Command, mirrors []manifests.Mirror) (manifests.Spec, error) {
 	var s manifests.Spec
 	if f.file != "" {
+		if err := specFileIsURL(f.file); err != nil {
+			return s, err
+		}
 		fh, err := os.Open(f.file)
 		if err != nil {
 			return s, usagef("spec: %v", err)
@@ -144,6 +183,9 @@ func (f *specFlags) spec(cmd *cobra.Command, mirrors []manifests.Mirror) (manife
 	if changed("kiali-version") {
 		s.Kiali.Enabled, s.Kiali.Version = true, f.kialiVersion
 	}
+	if changed("prometheus-url") {
+		s.Kiali.PrometheusURL = f.prometheusURL
+	}
 	if changed("gateway-api") {
 		on := f.gatewayAPI != "none" && f.gatewayAPI != "false"
 		s.GatewayAPI.Enabled = &on
@@ -163,7 +205,13 @@ func (f *specFlags) spec(cmd *cobra.Command, mirrors []manifests.Mirror) (manife
 		}
 		s.Platforms = f.platforms
 	}
+	if changed("istioctl") {
+		s.Istio.Istioctl = istioctlPlatforms(f.istioctl, s.Platforms)
+	}
 	s.ExtraImages = append(s.ExtraImages, f.images...)
+	if err := f.user.apply(f.file, &s); err != nil {
+		return s, err
+	}
 	s.Mirrors = append(s.Mirrors, mirrors...)
 	if s.Istio.Version == "" && f.file == "" {
 		return s, usagef("say what to carry: --istio 1.30 (or none with --image), or -f mesh.yaml")

@@ -25,22 +25,37 @@ type versionEntry struct {
 	Images     []string                    `json:"images"`
 	ChartRepos []manifests.ChartRepo       `json:"chartRepos"`
 	SignedBy   []manifests.SigningRule     `json:"signedBy,omitempty"`
+	// Upstream is what --refresh found upstream for the minor.
+	Upstream *upstreamPatch `json:"upstream,omitempty"`
 }
 
-func newVersionsCmd(s streams) *cobra.Command {
-	var output, catalog string
+func newVersionsCmd(s streams, g *globalFlags) *cobra.Command {
+	var (
+		output, catalog string
+		refresh         bool
+		net             netFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "versions",
 		Short: "List the Istio + Kiali + Gateway API sets meshpack knows",
-		Long: `versions prints the version catalog: for each Istio minor the newest known
-patch, the supported Kubernetes range, the paired Kiali version and range, the
-Gateway API version it is tested with and its bounds, and where charts and
-images come from.`,
+		Long: `versions prints the version catalog: for each Istio minor the patch a bare
+minor resolves to with --catalog-only, the supported Kubernetes range, the
+paired Kiali version and range, the Gateway API version it is tested with and
+its bounds, and where charts and images come from.
+
+--refresh also asks upstream, through --mirror, for the newest patch of each
+supported minor that is published completely: in the minor's Helm chart index
+(base and istiod) with its pilot and proxyv2 image tags in the registry, as
+'resolve --istio MINOR' does. A minor upstream cannot answer for is reported on
+stderr; if none answers, versions fails.`,
 		Example: `  meshpack versions
   meshpack versions -o json`,
 		Args: cobra.NoArgs,
-		RunE: func(_ *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(&output, formatText, formatJSON, formatYAML); err != nil {
+				return err
+			}
+			if err := net.check(); err != nil {
 				return err
 			}
 			cat, err := (&specFlags{catalog: catalog}).loadCatalog()
@@ -48,14 +63,21 @@ images come from.`,
 				return err
 			}
 			entries := catalogEntries(cat, time.Now())
+			if refresh {
+				if err := refreshEntries(cmd.Context(), s, g, &net, cat, entries); err != nil {
+					return err
+				}
+			}
 			if ok, err := writeStructured(s.out, output, entries); ok {
 				return err
 			}
-			return versionsTable(s, entries)
+			return versionsTable(s, entries, refresh)
 		},
 	}
 	outputFlag(cmd.Flags(), &output, formatText, formatText, formatJSON, formatYAML)
 	cmd.Flags().StringVar(&catalog, "catalog", "", "version catalog YAML to use instead of the embedded one")
+	cmd.Flags().BoolVar(&refresh, "refresh", false, "ask upstream (chart index and image tags) for the newest published patch of each supported minor")
+	net.register(cmd.Flags(), true)
 	return cmd
 }
 
@@ -78,10 +100,18 @@ func catalogEntries(cat *manifests.Catalog, now time.Time) []versionEntry {
 	return out
 }
 
-func versionsTable(s streams, entries []versionEntry) error {
+func versionsTable(s streams, entries []versionEntry, refresh bool) error {
 	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ISTIO\tLATEST\tSTATUS\tKUBERNETES\tKIALI\tKIALI RANGE\tGATEWAY API\tGW BOUNDS\tCHARTS")
+	upstreamCol := ""
+	if refresh {
+		upstreamCol = "UPSTREAM\t"
+	}
+	fmt.Fprintln(tw, "ISTIO\tLATEST\t"+upstreamCol+"STATUS\tKUBERNETES\tKIALI\tKIALI RANGE\tGATEWAY API\tGW BOUNDS\tCHARTS")
 	for _, e := range entries {
+		latest := e.Latest
+		if refresh {
+			latest += "\t" + e.Upstream.column()
+		}
 		status := e.Status
 		if e.EOL != "" {
 			status += " (" + e.EOL + ")"
@@ -94,7 +124,7 @@ func versionsTable(s streams, entries []versionEntry) error {
 		if len(e.ChartRepos) > 0 {
 			repo = e.ChartRepos[0].URL
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s-%s\t%s\t%s\t%s %s\t%s\t%s\n", e.Istio, e.Latest, status,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s-%s\t%s\t%s\t%s %s\t%s\t%s\n", e.Istio, latest, status,
 			e.Kubernetes.Min, e.Kubernetes.Max, e.Kiali.Recommended, e.Kiali.Range,
 			e.GatewayAPI.Tested, e.GatewayAPI.Channel, bounds, repo)
 	}

@@ -113,10 +113,16 @@ func plan(opts Options, scale float64) (*planner, error) {
 	if err := p.kiali(opts.KialiVersions, scale); err != nil {
 		return nil, err
 	}
+	if err := p.prometheus(scale); err != nil {
+		return nil, err
+	}
 	for _, ref := range opts.ExtraImages {
 		if err := p.extra(ref, scale); err != nil {
 			return nil, err
 		}
+	}
+	if err := p.user(scale); err != nil {
+		return nil, err
 	}
 	return p, nil
 }

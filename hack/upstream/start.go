@@ -54,9 +54,10 @@ func Start(ctx context.Context, opts Options) (u *Upstream, err error) {
 	}
 	serveCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	u = &Upstream{reg: reg, cancel: cancel, hosts: p.hosts(), tempRoot: tempRoot}
+	started := u // u is nil once an error is returned
 	defer func() {
 		if err != nil {
-			_ = u.Close()
+			_ = started.Close()
 		}
 	}()
 	if !slices.Contains(u.hosts, "gcr.io") {
@@ -97,6 +98,9 @@ func Start(ctx context.Context, opts Options) (u *Upstream, err error) {
 	}
 	for _, ip := range p.images {
 		infos, err := s.pushImage(ctx, ip)
+		if err == nil {
+			err = s.attachSBOMs(ctx, infos)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("upstream: %w", err)
 		}
@@ -105,7 +109,13 @@ func Start(ctx context.Context, opts Options) (u *Upstream, err error) {
 	if u.charts, err = site.chartInfos(ctx, s, u.httpBase); err != nil {
 		return nil, fmt.Errorf("upstream: %w", err)
 	}
-	u.files = site.fileInfos(u.httpBase)
+	u.files = append(site.fileInfos(u.httpBase), site.prometheusInfos(u.httpBase)...)
+	userCharts, err := site.userChartInfos(ctx, s, u.httpBase)
+	if err != nil {
+		return nil, fmt.Errorf("upstream: %w", err)
+	}
+	u.charts = append(u.charts, userCharts...)
+	u.files = append(u.files, site.userFileInfos(u.httpBase)...)
 
 	for _, l := range p.order {
 		u.stats.Layers++
@@ -149,6 +159,10 @@ type site struct {
 	istio      []builtChart
 	kialiTgz   []byte
 	gatewayAPI []FileInfo // URL, Name, Version; digests filled by fileInfos
+	istioctl   []FileInfo // the same, for the istioctl release archives
+	prometheus []FileInfo // the same, for Istio's samples/addons/prometheus.yaml
+	// user is the webapp chart a team carries (extra.go).
+	user []builtChart
 }
 
 const kialiPackage = "kiali-server-2.26.0.tgz"
@@ -193,6 +207,15 @@ func buildSite(opts Options) (*site, error) {
 			st.gatewayAPI = append(st.gatewayAPI, FileInfo{Name: name, Version: v, URL: gatewayAPIRelease + "/" + v + "/" + name})
 		}
 	}
+	if err := st.addIstioctl(opts.IstioVersions); err != nil {
+		return nil, fmt.Errorf("upstream: %w", err)
+	}
+	if err := st.addPrometheus(opts.Testdata, opts.IstioVersions); err != nil {
+		return nil, fmt.Errorf("upstream: %w", err)
+	}
+	if err := st.addUserContent(); err != nil {
+		return nil, fmt.Errorf("upstream: %w", err)
+	}
 	return st, nil
 }
 
@@ -209,6 +232,8 @@ func (st *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-compressed-tar")
 	case strings.HasSuffix(r.URL.Path, ".yaml"):
 		w.Header().Set("Content-Type", "text/yaml; charset=utf-8")
+	case strings.HasSuffix(r.URL.Path, ".tar.gz"):
+		w.Header().Set("Content-Type", "application/octet-stream")
 	}
 	http.ServeContent(w, r, "", epoch, bytes.NewReader(b))
 }
@@ -246,10 +271,11 @@ func (st *site) chartInfos(ctx context.Context, s *seeder, base string) ([]Chart
 	return out, nil
 }
 
-// fileInfos describes the Gateway API install files.
+// fileInfos describes the Gateway API install files and the istioctl
+// release archives.
 func (st *site) fileInfos(base string) []FileInfo {
-	out := make([]FileInfo, 0, len(st.gatewayAPI))
-	for _, f := range st.gatewayAPI {
+	out := make([]FileInfo, 0, len(st.gatewayAPI)+len(st.istioctl))
+	for _, f := range append(slices.Clone(st.gatewayAPI), st.istioctl...) {
 		path := strings.TrimPrefix(f.URL, "https://github.com")
 		b := st.paths[path]
 		f.LocalURL = base + path

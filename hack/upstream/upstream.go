@@ -91,6 +91,10 @@ type ImageInfo struct {
 	Platforms []PlatformManifest `json:"platforms"`
 	// Signed marks images upstream signs (Istio's); Options.Sign saw them.
 	Signed bool `json:"signed"`
+	// SBOMReferrer is the digest of the SBOM upstream attached to the
+	// index as an OCI referrer (artifactType SBOMArtifactType); only the
+	// Kiali image has one.
+	SBOMReferrer digest.Digest `json:"sbomReferrer,omitempty"`
 }
 
 // PlatformManifest is one platform's image manifest in an index.
@@ -117,10 +121,12 @@ type ChartInfo struct {
 	OCIDigest    digest.Digest `json:"ociDigest,omitempty"`
 }
 
-// FileInfo is one published raw file (Gateway API install YAML).
+// FileInfo is one published raw file (Gateway API install YAML, an
+// istioctl release archive, whose checksum file is at URL+".sha256").
 type FileInfo struct {
 	Name     string        `json:"name"` // "standard-install.yaml"
 	Version  string        `json:"version"`
+	Platform string        `json:"platform,omitempty"` // istioctl: "linux/amd64"
 	URL      string        `json:"url"`
 	LocalURL string        `json:"localURL"`
 	Digest   digest.Digest `json:"digest"`
@@ -250,6 +256,9 @@ func (u *Upstream) Mirrors() []string {
 		istioChartRepo+"="+u.httpBase+"/istio-release/charts",
 		kialiChartRepo+"="+u.httpBase+"/kiali/helm-charts",
 		gatewayAPIRelease+"="+u.httpBase+"/kubernetes-sigs/gateway-api/releases/download",
+		istioRelease+"="+u.httpBase+"/istio/istio/releases/download",
+		istioRaw+"="+u.httpBase+"/istio/istio",
+		UserSite+"="+u.httpBase+"/downloads.example.com",
 	)
 	sort.Strings(m)
 	return m

@@ -323,9 +323,14 @@ func TestMirrors(t *testing.T) {
 	want := []string{
 		"docker.io=" + reg + "/docker.io",
 		"gcr.io=" + reg + "/gcr.io",
+		"ghcr.io=" + reg + "/ghcr.io",
+		"harbor.example.com=" + reg + "/harbor.example.com",
+		"https://downloads.example.com=" + web + "/downloads.example.com",
+		"https://github.com/istio/istio/releases/download=" + web + "/istio/istio/releases/download",
 		"https://github.com/kubernetes-sigs/gateway-api/releases/download=" + web + "/kubernetes-sigs/gateway-api/releases/download",
 		"https://istio-release.storage.googleapis.com/charts=" + web + "/istio-release/charts",
 		"https://kiali.org/helm-charts=" + web + "/kiali/helm-charts",
+		"https://raw.githubusercontent.com/istio/istio=" + web + "/istio/istio",
 		"quay.io=" + reg + "/quay.io",
 		"registry.istio.io=" + reg + "/registry.istio.io",
 	}

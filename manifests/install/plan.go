@@ -1,7 +1,8 @@
 // Package install plans a mesh install from a verified bundle: the Gateway
-// API CRDs, then the Istio charts (base, istiod, cni, ztunnel, gateway) and
-// kiali-server, each with values that pin every image by digest to the
-// internal registry the bundle was loaded into (DESIGN.md "Install"). Render
+// API CRDs, then the Istio charts (base, istiod, cni, ztunnel, gateway), the
+// Prometheus Kiali reads and kiali-server, each with values that pin every
+// image by digest to the internal registry the bundle was loaded into
+// (DESIGN.md "Install"). Render
 // writes exactly what an install would apply, for GitOps; an install applies
 // the same Manifests.
 package install
@@ -28,7 +29,9 @@ const (
 
 // Defaults of Options.
 const (
-	DefaultNamespace     = "istio-system"
+	DefaultNamespace = "istio-system"
+	// DefaultPrometheusURL is the Prometheus Kiali reads in the default
+	// namespace: the one the bundle carries, installed beside Kiali.
 	DefaultPrometheusURL = "http://prometheus.istio-system:9090"
 	// IngressNamespace is where the ingress gateway is installed, as in
 	// Istio's Helm docs.
@@ -51,7 +54,10 @@ type Options struct {
 	Namespace string
 	// CNI installs the cni chart in sidecar mode (ambient always does).
 	CNI bool
-	// PrometheusURL is Kiali's Prometheus; default DefaultPrometheusURL.
+	// PrometheusURL names an existing Prometheus for Kiali to read; the
+	// Prometheus the bundle carries is then not installed. Empty means the
+	// carried one (http://prometheus.NAMESPACE:9090), else the URL the
+	// bundle's spec named, else http://prometheus.NAMESPACE:9090.
 	PrometheusURL string
 	// KubeVersion is the Kubernetes version charts see ("1.33"); empty is
 	// the cluster version the bundle's spec named, else render's default.
@@ -99,7 +105,9 @@ type Plan struct {
 	// BundleID identifies the bundle everywhere: "sha256:" + the hex
 	// sha256 of its meshpack/bom.json (empty when the source cannot say).
 	BundleID string
-	Steps    []Step
+	// PrometheusURL is the Prometheus Kiali reads ("" without Kiali).
+	PrometheusURL string
+	Steps         []Step
 	// Warnings are user values that change what meshpack set.
 	Warnings []string
 	// pinned is every image reference the rendered objects may use.
@@ -108,8 +116,9 @@ type Plan struct {
 
 // NewPlan reads the bundle's BOM and charts and returns the install steps in
 // order: Gateway API CRDs, base, istiod, cni (ambient, or Options.CNI),
-// ztunnel (ambient), gateway (if the bundle carries it), kiali-server (if
-// carried). Every image is pinned by the digest the BOM records; an image
+// ztunnel (ambient), gateway (if the bundle carries it), prometheus (if
+// carried, unless Options.PrometheusURL names another), kiali-server (if
+// carried, reading that Prometheus). Every image is pinned by the digest the BOM records; an image
 // without one fails naming it: there is no fall-back to tags.
 func NewPlan(ctx context.Context, src Source, opts Options) (*Plan, error) {
 	if err := opts.defaults(); err != nil {
@@ -177,6 +186,9 @@ func NewPlan(ctx context.Context, src Source, opts Options) (*Plan, error) {
 		p.Steps = append(p.Steps, Step{Name: name, Release: rel, Namespace: ns, Chart: ch, Values: p.userLayer(name, vals, opts)})
 	}
 	if _, ok := c.charts[render.ChartKiali]; ok && set.Kiali != "" {
+		if p.PrometheusURL, err = p.addPrometheus(ctx, src, c, opts); err != nil {
+			return nil, err
+		}
 		ch, err := chartOf(ctx, src, c, render.ChartKiali)
 		if err != nil {
 			return nil, err
@@ -185,7 +197,7 @@ func NewPlan(ctx context.Context, src Source, opts Options) (*Plan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("install plan: %s values (every image is pinned by the digest in the bundle's BOM): %w", render.ChartKiali, err)
 		}
-		vals["external_services"] = map[string]any{"prometheus": map[string]any{"url": opts.PrometheusURL}}
+		vals["external_services"] = map[string]any{"prometheus": map[string]any{"url": p.PrometheusURL}}
 		vals = retarget(vals, opts.Registry, opts.PathMode).(map[string]any)
 		rel, ns := releaseOf(render.ChartKiali, opts.Namespace)
 		p.Steps = append(p.Steps, Step{Name: render.ChartKiali, Release: rel, Namespace: ns, Chart: ch, Values: p.userLayer(render.ChartKiali, vals, opts)})
@@ -239,8 +251,10 @@ func (o *Options) defaults() error {
 	if o.Namespace == "" {
 		o.Namespace = DefaultNamespace
 	}
-	if o.PrometheusURL == "" {
-		o.PrometheusURL = DefaultPrometheusURL
+	if o.PrometheusURL != "" {
+		if err := manifests.CheckPrometheusURL(o.PrometheusURL); err != nil {
+			return fmt.Errorf("prometheus URL (Options.PrometheusURL): %w", err)
+		}
 	}
 	return nil
 }

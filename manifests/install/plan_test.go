@@ -24,25 +24,34 @@ const (
 	testdata     = "../../testdata"
 )
 
-// fakeSource serves the real charts in testdata with a synthetic BOM.
+// fakeSource serves the real charts (and Istio's Prometheus manifest) in
+// testdata with a synthetic BOM.
 type fakeSource struct {
 	bom    *bundle.BOM
 	charts map[string]*chart.Chart
 	crds   []byte
+	prom   []byte
 }
 
 func (f *fakeSource) BOM() (*bundle.BOM, error) { return f.bom, nil }
 func (f *fakeSource) Chart(_ context.Context, a bundle.Artifact) (*chart.Chart, error) {
 	return f.charts[a.Name], nil
 }
-func (f *fakeSource) File(context.Context, bundle.Artifact) ([]byte, error) { return f.crds, nil }
+func (f *fakeSource) File(_ context.Context, a bundle.Artifact) ([]byte, error) {
+	if a.Repository == "files/prometheus" {
+		return f.prom, nil
+	}
+	return f.crds, nil
+}
 
 func fakeDigest(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// newFake builds a bundle-like source for profile, without the images in drop.
+// newFake builds a bundle-like source for profile, without the images in
+// drop; it carries Istio 1.30.3's Prometheus manifest (and its images)
+// unless drop has "prometheus.yaml".
 func newFake(t *testing.T, profile string, gateway bool, drop ...string) *fakeSource {
 	t.Helper()
 	variant := ""
@@ -76,6 +85,23 @@ func newFake(t *testing.T, profile string, gateway bool, drop ...string) *fakeSo
 	if !slices.Contains(drop, "kiali") {
 		bom.Artifacts = append(bom.Artifacts, bundle.Artifact{Kind: bundle.KindImage, Name: "kiali", Source: "quay.io/kiali/kiali:v2.26.0", Repository: "kiali/kiali", Digest: fakeDigest("kiali")})
 	}
+	var prom []byte
+	if !slices.Contains(drop, "prometheus.yaml") {
+		if prom, err = os.ReadFile(filepath.Join(testdata, "istio-addons-1.30.3", "prometheus.yaml")); err != nil {
+			t.Fatal(err)
+		}
+		lock.Files = append(lock.Files, manifests.LockedFile{Name: "prometheus.yaml", Component: "prometheus", Version: "1.30.3"})
+		bom.Artifacts = append(bom.Artifacts, bundle.Artifact{Kind: bundle.KindFile, Name: "prometheus.yaml", Repository: "files/prometheus"})
+		for name, src := range map[string]string{
+			"prometheus":                 "docker.io/prom/prometheus:v3.10.0",
+			"prometheus-config-reloader": "ghcr.io/prometheus-operator/prometheus-config-reloader:v0.89.0",
+		} {
+			if !slices.Contains(drop, name) {
+				repo := strings.SplitN(src, "/", 2)[1]
+				bom.Artifacts = append(bom.Artifacts, bundle.Artifact{Kind: bundle.KindImage, Name: name, Source: src, Repository: repo[:strings.LastIndex(repo, ":")], Digest: fakeDigest(src)})
+			}
+		}
+	}
 	for n := range charts {
 		bom.Artifacts = append(bom.Artifacts, bundle.Artifact{Kind: bundle.KindChart, Name: n, Repository: "charts/" + n})
 	}
@@ -83,7 +109,7 @@ func newFake(t *testing.T, profile string, gateway bool, drop ...string) *fakeSo
 	if bom.Lock, err = json.Marshal(lock); err != nil {
 		t.Fatal(err)
 	}
-	return &fakeSource{bom: bom, charts: charts, crds: crds}
+	return &fakeSource{bom: bom, charts: charts, crds: crds, prom: prom}
 }
 
 // pinnedRefs are the references the fake BOM allows, for mode.
@@ -106,7 +132,7 @@ func stepNames(p *Plan) []string {
 }
 
 func TestPlan(t *testing.T) {
-	all := []string{StepCRDs, "base", "istiod", "cni", "ztunnel", "gateway", "kiali-server"}
+	all := []string{StepCRDs, "base", "istiod", "cni", "ztunnel", "gateway", StepPrometheus, "kiali-server"}
 	for _, tc := range []struct {
 		name    string
 		profile string
@@ -116,8 +142,8 @@ func TestPlan(t *testing.T) {
 	}{
 		{"ambient keep", render.ProfileAmbient, true, Options{}, all},
 		{"ambient flatten", render.ProfileAmbient, true, Options{PathMode: PathFlatten}, all},
-		{"sidecar", render.ProfileSidecar, false, Options{}, []string{StepCRDs, "base", "istiod", "kiali-server"}},
-		{"sidecar cni", render.ProfileSidecar, true, Options{CNI: true}, []string{StepCRDs, "base", "istiod", "cni", "gateway", "kiali-server"}},
+		{"sidecar", render.ProfileSidecar, false, Options{}, []string{StepCRDs, "base", "istiod", StepPrometheus, "kiali-server"}},
+		{"sidecar cni", render.ProfileSidecar, true, Options{CNI: true}, []string{StepCRDs, "base", "istiod", "cni", "gateway", StepPrometheus, "kiali-server"}},
 		{"sidecar flatten other namespace", render.ProfileSidecar, true, Options{PathMode: PathFlatten, Namespace: "mesh", PrometheusURL: "http://prom.mon:9090"},
 			[]string{StepCRDs, "base", "istiod", "gateway", "kiali-server"}},
 	} {
@@ -241,8 +267,8 @@ func TestRender(t *testing.T) {
 		want    []string
 		err     string
 	}{
-		{"empty dir", func(string) {}, []string{"00-gateway-api-crds.yaml", "01-base.yaml", "02-istiod.yaml", "03-cni.yaml", "04-ztunnel.yaml", "05-gateway.yaml", "06-kiali-server.yaml"}, ""},
-		{"previous render", func(d string) { _ = os.WriteFile(filepath.Join(d, "07-old.yaml"), nil, 0o644) }, nil, "07-old.yaml"},
+		{"empty dir", func(string) {}, []string{"00-gateway-api-crds.yaml", "01-base.yaml", "02-istiod.yaml", "03-cni.yaml", "04-ztunnel.yaml", "05-gateway.yaml", "06-prometheus.yaml", "07-kiali-server.yaml"}, ""},
+		{"previous render", func(d string) { _ = os.WriteFile(filepath.Join(d, "08-old.yaml"), nil, 0o644) }, nil, "08-old.yaml"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/lattice-mesh/meshpack/manifests"
 	"github.com/lattice-mesh/meshpack/manifests/resolve"
@@ -58,8 +59,27 @@ func TestResolveIncompatible(t *testing.T) {
 				Istio:      manifests.IstioSpec{Version: istioVersion, Profile: manifests.ProfileAmbient},
 				Kubernetes: manifests.KubernetesSpec{Version: "1.29"},
 			},
+			wantRules: []string{"kubernetes-range", "gateway-api-kubernetes"},
+			wantParts: []string{"kubernetes 1.29", "istio 1.30.3", "1.32 to 1.36", "below 1.30, the oldest Kubernetes gateway-api v1.5.1 supports"},
+		},
+		{
+			name: "kubernetes below the gateway api release's own floor",
+			spec: manifests.Spec{
+				Istio:      manifests.IstioSpec{Version: "1.26.8"},
+				GatewayAPI: manifests.GatewayAPI{Version: "v1.5.1"},
+				Kubernetes: manifests.KubernetesSpec{Version: "1.29"},
+			},
+			wantRules: []string{"gateway-api-kubernetes"},
+			wantParts: []string{"kubernetes 1.29 is below 1.30", "gateway-api v1.5.1", "ValidatingAdmissionPolicy", "end of life"},
+		},
+		{
+			name: "an end-of-life minor says so",
+			spec: manifests.Spec{
+				Istio:      manifests.IstioSpec{Version: "1.28"},
+				Kubernetes: manifests.KubernetesSpec{Version: "1.29"},
+			},
 			wantRules: []string{"kubernetes-range"},
-			wantParts: []string{"kubernetes 1.29", "istio 1.30.3", "1.32 to 1.36"},
+			wantParts: []string{"kubernetes 1.29", "istio 1.28.10", "istio 1.28 reached end of life on 2026-07-01"},
 		},
 		{
 			name: "every rule at once",
@@ -162,7 +182,8 @@ func TestResolveAllowUnsupported(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Resolve: %v", err)
 			}
-			if diff := cmp.Diff(tt.wantSet, lock.Set); diff != "" {
+			// ResolvedFrom is checked by TestResolveNewestPatch.
+			if diff := cmp.Diff(tt.wantSet, lock.Set, cmpopts.IgnoreFields(manifests.ResolvedSet{}, "ResolvedFrom")); diff != "" {
 				t.Errorf("set (-want +got):\n%s", diff)
 			}
 			for _, parts := range tt.wantNotes {

@@ -22,6 +22,9 @@ import (
 // Fixture content the tests resolve against.
 const (
 	istioVersion = "1.30.3"
+	// newestPatch is published too: newer than every 1.30 patch the catalog
+	// lists, so that discovery (Options.Discover) picks it.
+	newestPatch  = "1.30.6"
 	kialiVersion = "2.26.0"
 	gatewayAPI   = "v1.5.1"
 	// oldGatewayAPI is published too, for the unsupported-set tests.
@@ -60,6 +63,8 @@ func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	u, err := upstream.Start(ctx, upstream.Options{
+		// newestPatch: a 1.30 patch the catalog never saw, for discovery.
+		IstioVersions:      []string{istioVersion, newestPatch},
 		GatewayAPIVersions: []string{gatewayAPI, oldGatewayAPI},
 		ExtraImages:        []string{appImage, webImage},
 		LayerScale:         0.05,

@@ -32,8 +32,18 @@ type Options struct {
 	// client with default options and the spec's mirrors. A given Client is
 	// used as is: the spec's mirrors are not added to it.
 	Client *remote.Client
-	// AllowUnsupported turns compatibility violations into notes.
+	// AllowUnsupported turns compatibility violations into notes, and lets
+	// an Istio minor the catalog does not know resolve with the rules of
+	// the nearest known minor (the lock is marked unsupported).
 	AllowUnsupported bool
+	// Discover resolves a bare Istio minor ("1.30") to the newest patch
+	// upstream publishes completely — in the minor's chart index and with
+	// every needed image tag — instead of the catalog's newest patch; the
+	// minor's catalog rules still apply. An exact version stays exact.
+	// The zero value keeps the catalog's choice, which is reproducible.
+	// Either way the lock records where the choice came from
+	// (ResolvedSet.ResolvedFrom).
+	Discover bool
 	// Concurrency bounds parallel registry requests; default 8.
 	Concurrency int
 	// Logger receives progress lines; nil discards.
@@ -53,6 +63,8 @@ var ErrIncompatible = errors.New("incompatible version set")
 // IncompatibleError lists every broken rule; each message names both versions.
 type IncompatibleError struct {
 	Violations []manifests.Violation
+	// EndOfLife, when set, says the Istio minor is past its end of life.
+	EndOfLife string
 }
 
 // Error lists every broken rule and names the option that overrides them.
@@ -61,7 +73,11 @@ func (e *IncompatibleError) Error() string {
 	for _, v := range e.Violations {
 		msgs = append(msgs, v.Message)
 	}
-	return "incompatible version set: " + strings.Join(msgs, "; ") + " (the catalog's compatibility rules; Options.AllowUnsupported overrides them)"
+	eol := ""
+	if e.EndOfLife != "" {
+		eol = "; " + e.EndOfLife + ", so a newer minor is the better fix"
+	}
+	return "incompatible version set: " + strings.Join(msgs, "; ") + eol + " (the catalog's compatibility rules; Options.AllowUnsupported overrides them)"
 }
 
 // Unwrap makes errors.Is(err, ErrIncompatible) work.
@@ -75,6 +91,7 @@ type resolver struct {
 	log    *slog.Logger
 	lock   *manifests.Lock
 	images map[string]*imageRequest // by canonical reference
+	index  indexCache               // chart repository indexes, each read once
 }
 
 // Resolve pins spec to a lock. It contacts upstream (through the client's
@@ -91,11 +108,14 @@ func Resolve(ctx context.Context, spec manifests.Spec, opts Options) (*manifests
 	}
 	s.Mirrors = nil // a lock names canonical sources only
 	r.lock = &manifests.Lock{APIVersion: manifests.APIVersion, Kind: manifests.LockKind, Spec: s}
-	plan, err := r.pickSet(&s)
+	plan, err := r.pickSet(ctx, &s)
 	if err != nil {
 		return nil, err
 	}
 	if err := r.pinMesh(ctx, &s, plan); err != nil {
+		return nil, err
+	}
+	if err := r.pinUserContent(ctx, &s); err != nil {
 		return nil, err
 	}
 	for _, ref := range s.ExtraImages {
@@ -114,7 +134,7 @@ func Resolve(ctx context.Context, spec manifests.Spec, opts Options) (*manifests
 }
 
 func newResolver(opts Options, mirrors manifests.Mirrors) (*resolver, error) {
-	r := &resolver{opts: opts, cat: opts.Catalog, c: opts.Client, log: opts.Logger, images: map[string]*imageRequest{}}
+	r := &resolver{opts: opts, cat: opts.Catalog, c: opts.Client, log: opts.Logger, images: map[string]*imageRequest{}, index: indexCache{}}
 	if r.cat == nil {
 		cat, err := manifests.DefaultCatalog()
 		if err != nil {
@@ -138,63 +158,10 @@ func newResolver(opts Options, mirrors manifests.Mirrors) (*resolver, error) {
 	return r, nil
 }
 
-// setPlan is what pickSet decided beyond the ResolvedSet.
-type setPlan struct {
-	istio   manifests.IstioResolution
-	kiali   *manifests.KialiResolution
-	gateway *manifests.GatewayAPIResolution
-}
-
-// pickSet chooses exact versions and checks compatibility.
-func (r *resolver) pickSet(s *manifests.Spec) (setPlan, error) {
-	var plan setPlan
-	set := &r.lock.Set
-	set.ClusterKubernetes = s.Kubernetes.Version
-	if s.HasIstio() {
-		ir, err := r.cat.ResolveIstio(s.Istio.Version)
-		if err != nil {
-			return plan, err
-		}
-		plan.istio = ir
-		r.note(ir.Notes...)
-		set.Istio, set.Profile, set.Variants = ir.Version, s.Istio.Profile, s.Variants()
-		set.Kubernetes = ir.Release.Kubernetes
-	}
-	if s.Kiali.Enabled {
-		kr, err := r.cat.KialiFor(set.Istio, s.Kiali.Version)
-		if err != nil {
-			return plan, err
-		}
-		plan.kiali = &kr
-		r.note(kr.Notes...)
-		set.Kiali = kr.Version
-	}
-	if s.GatewayAPIEnabled() {
-		gr, err := r.cat.GatewayAPIFor(set.Istio, s.GatewayAPI.Version, s.GatewayAPI.Channel)
-		if err != nil {
-			return plan, err
-		}
-		plan.gateway = &gr
-		r.note(gr.Notes...)
-		set.GatewayAPI, set.GatewayAPIChannel = gr.Version, gr.Channel
-	}
-	if v := r.cat.CheckCompatibility(*set); len(v) > 0 {
-		if !r.opts.AllowUnsupported {
-			return plan, &IncompatibleError{Violations: v}
-		}
-		set.Unsupported = true
-		for _, x := range v {
-			r.log.Warn("unsupported version set explicitly allowed (Options.AllowUnsupported)", "rule", x.Rule, "detail", x.Message)
-			r.note("unsupported (explicitly allowed): " + x.Message)
-		}
-	}
-	return plan, nil
-}
-
 // pinMesh fetches and renders the Istio and Kiali charts, collects their
 // images and pins the Gateway API file.
 func (r *resolver) pinMesh(ctx context.Context, s *manifests.Spec, plan setPlan) error {
-	cache := indexCache{}
+	cache := r.index
 	if plan.istio.Release != nil {
 		if err := r.pinIstio(ctx, s, plan.istio, cache); err != nil {
 			return err
@@ -202,6 +169,14 @@ func (r *resolver) pinMesh(ctx context.Context, s *manifests.Spec, plan setPlan)
 	}
 	if plan.kiali != nil {
 		if err := r.pinKiali(ctx, *plan.kiali, cache); err != nil {
+			return err
+		}
+		if err := r.pinPrometheus(ctx, s, r.lock.Set.Istio); err != nil {
+			return err
+		}
+	}
+	if plan.istio.Release != nil {
+		if err := r.pinIstioctl(ctx, plan.istio.Version, s.Istio.Istioctl); err != nil {
 			return err
 		}
 	}

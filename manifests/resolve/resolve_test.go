@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/lattice-mesh/meshpack/manifests"
 	"github.com/lattice-mesh/meshpack/manifests/resolve"
@@ -49,13 +50,13 @@ func TestResolveMesh(t *testing.T) {
 			wantImages: []string{
 				hub + "install-cni:1.30.3-distroless", hub + "pilot:1.30.3-distroless",
 				hub + "proxyv2:1.30.3-distroless", hub + "ztunnel:1.30.3-distroless",
-				"quay.io/kiali/kiali:v2.26.0",
+				promImage, promReloader, "quay.io/kiali/kiali:v2.26.0",
 			},
 			wantCharts: map[string]string{
 				"base": repoIndex, "istiod": repoIndex, "cni": repoIndex, "ztunnel": repoIndex,
 				"kiali-server": manifests.PinnedCatalog,
 			},
-			wantFiles: []string{"standard-install.yaml"},
+			wantFiles: []string{"prometheus.yaml", "standard-install.yaml"},
 			wantComponents: map[string][]string{
 				hub + "pilot:1.30.3-distroless":   {"istiod"},
 				hub + "proxyv2:1.30.3-distroless": {"gateway", "sidecar-injector", "waypoint"},
@@ -135,9 +136,9 @@ func TestResolveMesh(t *testing.T) {
 				Kubernetes:        manifests.KubernetesRange{Min: "1.32", Max: "1.36"},
 				ClusterKubernetes: "1.33",
 			},
-			wantImages: []string{hub + "pilot:1.30.3", hub + "proxyv2:1.30.3", "quay.io/kiali/kiali:v2.26.0"},
+			wantImages: []string{hub + "pilot:1.30.3", hub + "proxyv2:1.30.3", promImage, promReloader, "quay.io/kiali/kiali:v2.26.0"},
 			wantCharts: map[string]string{"base": repoIndex, "istiod": repoIndex, "kiali-server": manifests.PinnedCatalog},
-			wantFiles:  []string{"standard-install.yaml"},
+			wantFiles:  []string{"prometheus.yaml", "standard-install.yaml"},
 		},
 	}
 	for _, tt := range tests {
@@ -157,7 +158,8 @@ func TestResolveMesh(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Resolve: %v", err)
 			}
-			if diff := cmp.Diff(tt.wantSet, lock.Set); diff != "" {
+			// ResolvedFrom is checked by TestResolveNewestPatch.
+			if diff := cmp.Diff(tt.wantSet, lock.Set, cmpopts.IgnoreFields(manifests.ResolvedSet{}, "ResolvedFrom")); diff != "" {
 				t.Errorf("set (-want +got):\n%s", diff)
 			}
 			if diff := cmp.Diff(tt.wantImages, imageRefs(lock)); diff != "" {
@@ -241,7 +243,7 @@ func TestResolvePlatformFilter(t *testing.T) {
 			wantImages: []string{
 				hub + "install-cni:1.30.3-distroless", hub + "pilot:1.30.3-distroless",
 				hub + "proxyv2:1.30.3-distroless", hub + "ztunnel:1.30.3-distroless",
-				"quay.io/kiali/kiali:v2.26.0",
+				promImage, promReloader, "quay.io/kiali/kiali:v2.26.0",
 			},
 		},
 		{

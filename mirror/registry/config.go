@@ -23,6 +23,15 @@ type Config struct {
 	// and its writer copies quadratically in blob size (a 100 MiB layer
 	// takes seconds, a GiB minutes).
 	Root string
+	// ConfigFile is a CNCF Distribution configuration file (YAML) whose
+	// storage (s3, filesystem, …, with a redis blob-descriptor cache),
+	// http secret, TLS pair, listen address and auth are used instead of
+	// Root; the fields below still apply on top of it (see loadFile and
+	// fromFile). It excludes Root. Several registries sharing one object
+	// store (replicas) each use the same file.
+	ConfigFile string
+	// file is ConfigFile, parsed by New.
+	file *configuration.Configuration
 	// Addr is the listen address of ListenAndServe; default DefaultAddr.
 	Addr string
 	// TLSCert and TLSKey are PEM files; when both are set the server speaks
@@ -98,6 +107,41 @@ func (c Config) distribution() (*configuration.Configuration, error) {
 	if err != nil {
 		return nil, err
 	}
+	var cfg *configuration.Configuration
+	if c.file != nil {
+		cfg, err = c.fromFile(secret)
+	} else {
+		cfg, err = c.builtIn(secret)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c.Htpasswd != "" && c.Token != nil {
+		return nil, fmt.Errorf("registry: htpasswd and token auth exclude each other; configure one")
+	}
+	if c.Token != nil {
+		params, err := c.Token.parameters()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Auth = configuration.Auth{"token": params}
+	}
+	if c.Htpasswd != "" {
+		// Distribution creates a missing htpasswd file with a random admin
+		// password and logs it; refuse instead.
+		if _, err := os.Stat(c.Htpasswd); err != nil {
+			return nil, fmt.Errorf("registry htpasswd %s: %w (create it with htpasswd -Bc)", c.Htpasswd, err)
+		}
+		cfg.Auth = configuration.Auth{htpasswdCacheName: configuration.Parameters{
+			"realm": "meshpack-registry",
+			"path":  c.Htpasswd,
+		}}
+	}
+	return cfg, nil
+}
+
+// builtIn is the configuration of Root (or memory) without a file.
+func (c Config) builtIn(secret string) (*configuration.Configuration, error) {
 	storage := configuration.Storage{
 		"delete":   configuration.Parameters{"enabled": c.AllowDelete},
 		"redirect": configuration.Parameters{"disable": true},
@@ -128,28 +172,6 @@ func (c Config) distribution() (*configuration.Configuration, error) {
 	// The YAML loader defaults this to 1000; built in code it stays 0 and
 	// /v2/_catalog would always answer empty.
 	cfg.Catalog.MaxEntries = 1000
-
-	if c.Htpasswd != "" && c.Token != nil {
-		return nil, fmt.Errorf("registry: htpasswd and token auth exclude each other; configure one")
-	}
-	if c.Token != nil {
-		params, err := c.Token.parameters()
-		if err != nil {
-			return nil, err
-		}
-		cfg.Auth = configuration.Auth{"token": params}
-	}
-	if c.Htpasswd != "" {
-		// Distribution creates a missing htpasswd file with a random admin
-		// password and logs it; refuse instead.
-		if _, err := os.Stat(c.Htpasswd); err != nil {
-			return nil, fmt.Errorf("registry htpasswd %s: %w (create it with htpasswd -Bc)", c.Htpasswd, err)
-		}
-		cfg.Auth = configuration.Auth{htpasswdCacheName: configuration.Parameters{
-			"realm": "meshpack-registry",
-			"path":  c.Htpasswd,
-		}}
-	}
 	return cfg, nil
 }
 

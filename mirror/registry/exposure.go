@@ -40,7 +40,7 @@ func (e *ExposureError) Is(target error) bool { return target == ErrInsecureList
 // only or when both TLS and authentication are configured.
 func (c Config) exposure(addr string) *ExposureError {
 	useTLS := c.TLSCert != "" && c.TLSKey != ""
-	useAuth := c.Htpasswd != "" || c.Token != nil
+	useAuth := c.Htpasswd != "" || c.Token != nil || c.fileAuth()
 	if loopback(addr) || (useTLS && useAuth) {
 		return nil
 	}
@@ -87,11 +87,14 @@ func loopback(addr string) bool {
 // warnings lists what is risky about serving on addr; the registry is only
 // built for such an address with InsecureListen. They name Config fields.
 func (c Config) warnings(addr string) []string {
+	var w []string
+	if c.file != nil && c.file.HTTP.Secret == "" {
+		w = append(w, fmt.Sprintf("%s sets no http.secret: each registry process picks its own, so replicas behind one address cannot continue each other's uploads; set the same http.secret in every replica's file", c.ConfigFile))
+	}
 	e := c.exposure(addr)
 	if e == nil {
-		return nil
+		return w
 	}
-	var w []string
 	if e.NoTLS {
 		w = append(w, fmt.Sprintf("serving plain HTTP on %s, which other hosts can reach: traffic is unencrypted and clients need plain HTTP; set Config.TLSCert and Config.TLSKey", addr))
 		if !e.NoAuth {

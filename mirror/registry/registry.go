@@ -22,6 +22,7 @@ import (
 	_ "github.com/distribution/distribution/v3/registry/auth/htpasswd"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/s3-aws"
 )
 
 // Server is one embedded registry. Serve it with Serve or ListenAndServe, or
@@ -44,6 +45,9 @@ type Server struct {
 // An Addr other hosts can reach needs TLSCert, TLSKey and Htpasswd, or
 // InsecureListen: otherwise New returns an *ExposureError.
 func New(ctx context.Context, cfg Config) (*Server, error) {
+	if err := cfg.loadFile(); err != nil {
+		return nil, err
+	}
 	useTLS, err := cfg.tls()
 	if err != nil {
 		return nil, err

@@ -45,9 +45,9 @@ type ExtractOptions struct {
 	// Platform ("linux/amd64") picks one of a platform-specific file's
 	// copies; it may be empty when only one is carried.
 	Platform string
-	// Archive writes a release archive as it is instead of unpacking the
-	// program it carries.
-	Archive bool
+	// Unpack writes the program a release archive carries (e.g. istioctl,
+	// mode 0755) instead of the archive as it was published.
+	Unpack bool
 }
 
 // ExtractResult says what ExtractFile wrote.
@@ -70,8 +70,9 @@ type ExtractResult struct {
 }
 
 // ExtractFile writes one file artifact of the bundle r into the existing
-// directory dir: a release archive's program (mode 0755, e.g. istioctl)
-// unless opts.Archive, any other file as it is. Every byte read is checked
+// directory dir as it was published and pinned (a release archive's
+// sha256 is then upstream's), or with opts.Unpack the program a release
+// archive carries (mode 0755, e.g. istioctl). Every byte read is checked
 // against the pinned digest before the file appears under its name. It
 // does not verify the bundle: open it with OpenVerified.
 func ExtractFile(ctx context.Context, r *bundle.Reader, dir string, opts ExtractOptions) (*ExtractResult, error) {
@@ -99,13 +100,16 @@ func ExtractFile(ctx context.Context, r *bundle.Reader, dir string, opts Extract
 	check := &digestReader{r: rc, h: sha256.New()}
 	exe := annotations[AnnotationFileExecutable]
 	out := a.Name
-	if exe != "" && !opts.Archive {
+	if opts.Unpack {
+		if exe == "" {
+			return nil, fmt.Errorf("file %s is not a release archive of a program: extract it without unpacking", a.Name)
+		}
 		out = path.Base(exe)
 	}
 	if !safeFileName(out) {
 		return nil, fmt.Errorf("file %q: not a plain file name; refusing to write it outside %s", out, dir)
 	}
-	if exe == "" || opts.Archive {
+	if !opts.Unpack {
 		err = writeOut(filepath.Join(dir, out), 0o644, check, func() error { return check.verify(layer) }, res)
 	} else {
 		res.ArchiveDigest = layer.Digest.String()

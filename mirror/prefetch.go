@@ -185,7 +185,9 @@ func (s *scheduler) schedule(ctx context.Context, it fetchItem, st *chunkStream)
 	if next >= size {
 		return
 	}
-	rangeable := it.openRange != nil && size-next >= s.opts.RangeMin
+	// With one request at a time ranges cannot run in parallel (and the
+	// range probe would wait for the slot the blob's own request holds).
+	rangeable := it.openRange != nil && size-next >= s.opts.RangeMin && s.opts.Conns > 1
 	if rangeable && s.pace.linkBound() && s.servesRanges(ctx, it) {
 		s.ranged(ctx, it, st, next)
 		return

@@ -16,16 +16,21 @@ type pace struct {
 	mu      sync.Mutex
 	waited  float64 // decayed sum of waits, seconds
 	elapsed float64 // decayed sum of the times between chunks, seconds
+	count   float64 // decayed number of chunks
 	samples int
 	last    time.Time // when the consumer last got a chunk
 }
 
 // paceSamples is how many chunks are measured before linkBound may answer
 // yes; paceThreshold is the waiting share above which the link sets the
-// pace; paceDecay weighs older chunks down.
+// pace, provided the average wait for a chunk is at least paceMinWait (a
+// consumer with nothing to do always "waits", but for microseconds); a
+// round trip over any real link is longer. paceDecay weighs older chunks
+// down.
 const (
 	paceSamples   = 3
 	paceThreshold = 0.5
+	paceMinWait   = 5 * time.Millisecond
 	paceDecay     = 0.9
 )
 
@@ -37,6 +42,7 @@ func (p *pace) consumed(wait time.Duration) {
 	if !p.last.IsZero() {
 		p.waited = paceDecay*p.waited + wait.Seconds()
 		p.elapsed = paceDecay*p.elapsed + now.Sub(p.last).Seconds()
+		p.count = paceDecay*p.count + 1
 		p.samples++
 	}
 	p.last = now
@@ -46,7 +52,8 @@ func (p *pace) consumed(wait time.Duration) {
 func (p *pace) linkBound() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.samples >= paceSamples && p.elapsed > 0 && p.waited > paceThreshold*p.elapsed
+	return p.samples >= paceSamples && p.waited > paceThreshold*p.elapsed &&
+		p.waited >= paceMinWait.Seconds()*p.count
 }
 
 // consumed feeds the pace and, while the link sets it, lets the scheduler

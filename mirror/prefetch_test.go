@@ -25,7 +25,7 @@ type fakeSource struct {
 	ranges   bool
 	seekable bool
 	cutAfter int
-	slow     bool // 1 ms per 8 KiB read: a link that sets the pace
+	slow     bool // 2 ms per 8 KiB read: a link that sets the pace
 
 	mu       sync.Mutex
 	asked    map[string]int
@@ -47,7 +47,7 @@ func (c *cutReader) Read(p []byte) (int, error) {
 		return 0, errors.New("connection reset by peer (injected)")
 	}
 	if c.slow {
-		time.Sleep(time.Millisecond)
+		time.Sleep(2 * time.Millisecond)
 		p = p[:min(len(p), 8<<10)]
 	}
 	if c.left > 0 && len(p) > c.left {
@@ -161,6 +161,17 @@ func TestPrefetch(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
+			// One request at a time must neither deadlock nor lose bytes.
+			var one []fetchItem
+			for i, s := range tt.sources {
+				one = append(one, (&fakeSource{data: s.data, ranges: s.ranges, seekable: s.seekable, cutAfter: s.cutAfter, slow: s.slow}).item(fmt.Sprintf("one%d", i)))
+			}
+			for p := range prefetch(ctx, one, prefetchOptions{Conns: 1, Chunk: chunk, Retries: 2, Backoff: time.Millisecond}) {
+				if got, err := io.ReadAll(p.r); err != nil || len(got) != int(p.item.desc.Size) {
+					t.Fatalf("one request at a time: %s: %d bytes, %v", p.item.label, len(got), err)
+				}
+				p.r.Close()
+			}
 			var items []fetchItem
 			for i, s := range tt.sources {
 				items = append(items, s.item(fmt.Sprintf("blob%d", i)))

@@ -23,29 +23,37 @@ func newBundleExtractCmd(s streams, g *globalFlags) *cobra.Command {
 		platform string
 	)
 	cmd := &cobra.Command{
-		Use:   "extract BUNDLE --file NAME [--platform OS/ARCH] [--dir DIR] (--key cosign.pub | --allow-unsigned)",
+		Use:   "extract BUNDLE --file NAME [--platform OS/ARCH] [--dir DIR] [--unpack] (--key cosign.pub | --allow-unsigned)",
 		Short: "Write one carried file (istioctl, the Gateway API CRDs, …) out of a verified bundle",
 		Long: `extract verifies the whole bundle as 'bundle verify' does (--key, or
 --allow-unsigned), then writes one file artifact into --dir (default: the
-working directory), every byte checked against the digest the signed BOM
-pins before the file appears under its name.
+working directory; -o DIR says the same), every byte checked against the
+digest the signed BOM pins before the file appears under its name.
 
 --file is a file's name as 'bundle inspect' lists it
 (standard-install.yaml, istioctl-1.30.3-linux-amd64.tar.gz) or its
 component (istioctl, gateway-api). A file carried for several platforms
-(istioctl, see 'bundle create --istioctl') needs --platform. A release
-archive of a program is unpacked: --file istioctl writes the istioctl
-executable (mode 0755); --archive writes the .tar.gz as Istio published it
-instead (its sha256 is the one in Istio's NAME.sha256).
+(istioctl, see 'bundle create --istioctl') needs --platform. A file comes
+out as it was published: --file istioctl writes the .tar.gz, whose sha256 is
+the one in Istio's NAME.sha256; --unpack writes the istioctl program inside
+it instead (mode 0755), after checking the whole archive.
 
 The meshpack program itself, when the bundle carries it (create
 --include-self), comes out with tar alone: tar --zstd -xf BUNDLE
 meshpack/bin/linux-amd64/meshpack.`,
-		Example: `  meshpack bundle extract mesh-istioctl.tar.zst --file istioctl --platform linux/amd64 --key cosign.pub
-  meshpack bundle extract mesh-istioctl.tar.zst --file istioctl --platform darwin/arm64 --archive --dir . --key cosign.pub -o json
+		Example: `  meshpack bundle extract mesh-istioctl.tar.zst --file istioctl --platform linux/amd64 --unpack --key cosign.pub
+  meshpack bundle extract mesh-istioctl.tar.zst --file istioctl --platform darwin/arm64 --dir . --key cosign.pub -o json
   meshpack bundle extract mesh.tar.zst --file standard-install.yaml --key cosign.pub`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// -o DIR, as the issue that asked for extract spells it: a
+			// value that is no format names the directory.
+			if output != "" && output != formatText && output != formatJSON && output != formatYAML {
+				if cmd.Flags().Changed("dir") {
+					return usagef("-o %s and --dir %s both name the directory; keep one", output, dir)
+				}
+				dir, output = output, formatText
+			}
 			if err := checkOutput(&output, formatText, formatJSON, formatYAML); err != nil {
 				return err
 			}
@@ -98,8 +106,8 @@ meshpack/bin/linux-amd64/meshpack.`,
 	fs.StringVar(&key, "key", "", "cosign public key: verify the bundle first, as bundle verify does (required unless --allow-unsigned)")
 	fs.StringVar(&opts.Name, "file", "", "the file to extract: its name or component (istioctl, gateway-api, standard-install.yaml)")
 	fs.StringVar(&platform, "platform", "", "the platform of a file carried for several, e.g. linux/amd64 or darwin/arm64")
-	fs.StringVar(&dir, "dir", ".", "directory to write the file into (must exist)")
-	fs.BoolVar(&opts.Archive, "archive", false, "write a release archive (istioctl-….tar.gz) as it is instead of the program inside")
+	fs.StringVar(&dir, "dir", ".", "directory to write the file into (must exist; -o DIR also works)")
+	fs.BoolVar(&opts.Unpack, "unpack", false, "write the program a release archive carries (istioctl, mode 0755) instead of the archive")
 	trust.register(fs)
 	outputFlag(fs, &output, formatText, formatText, formatJSON, formatYAML)
 	return cmd

@@ -67,18 +67,18 @@ func upstreamSHA256(t *testing.T, e *e2eEnv, name string) string {
 }
 
 // TestE2EExtractIstioctl: the istioctl archive travels pinned by Istio's
-// .sha256; extract --archive yields exactly that archive, extract without
-// it the istioctl program inside (mode 0755, runnable), for the platform
-// asked.
+// .sha256; extract yields exactly that archive (also with -o DIR, as the
+// issue spells it), extract --unpack the istioctl program inside (mode
+// 0755, runnable), for the platform asked.
 func TestE2EExtractIstioctl(t *testing.T) {
 	e := env(t)
 	path := sharedIstioctlBundle(t, e)
 	dir := t.TempDir()
 
 	out, errOut, code := runCLI(t, "", "bundle", "extract", path, "--file", "istioctl", "--platform", "linux/amd64",
-		"--archive", "--dir", dir, "--key", e.pub(), "-o", "json")
+		"--dir", dir, "--key", e.pub(), "-o", "json")
 	if code != 0 {
-		t.Fatalf("extract --archive: exit %d\n%s", code, errOut)
+		t.Fatalf("extract: exit %d\n%s", code, errOut)
 	}
 	var res struct{ Path, Digest, Platform string }
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
@@ -92,11 +92,18 @@ func TestE2EExtractIstioctl(t *testing.T) {
 	if got := fileSHA256(t, filepath.Join(dir, name)); got != want || res.Digest != "sha256:"+want {
 		t.Errorf("extracted archive sha256 %s (reported %s), upstream .sha256 says %s", got, res.Digest, want)
 	}
+	odir := t.TempDir()
+	if _, errOut, code := runCLI(t, "", "bundle", "extract", path, "--file", "istioctl", "--platform", "linux/amd64", "-o", odir, "--key", e.pub()); code != 0 {
+		t.Fatalf("extract -o DIR: exit %d\n%s", code, errOut)
+	}
+	if got := fileSHA256(t, filepath.Join(odir, name)); got != want {
+		t.Errorf("extract -o DIR: archive sha256 %s, upstream .sha256 says %s", got, want)
+	}
 
 	for _, plat := range []string{"linux/amd64", "darwin/arm64"} {
 		t.Run(plat, func(t *testing.T) {
 			dir := t.TempDir()
-			if _, errOut, code := runCLI(t, "", "bundle", "extract", path, "--file", "istioctl", "--platform", plat, "--dir", dir, "--key", e.pub()); code != 0 {
+			if _, errOut, code := runCLI(t, "", "bundle", "extract", path, "--file", "istioctl", "--platform", plat, "--unpack", "--dir", dir, "--key", e.pub()); code != 0 {
 				t.Fatalf("extract: exit %d\n%s", code, errOut)
 			}
 			prog := filepath.Join(dir, "istioctl")

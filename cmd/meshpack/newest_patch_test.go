@@ -145,3 +145,30 @@ func TestE2EVersionsRefresh(t *testing.T) {
 		t.Errorf("versions --refresh: exit %d, want an UPSTREAM column with 1.30.4:\n%s\n%s", code, table, errOut)
 	}
 }
+
+// TestE2ECreateNewestPatch checks that bundle create reads a bare minor the
+// way resolve does (one flag, one meaning) and takes --catalog-only too.
+func TestE2ECreateNewestPatch(t *testing.T) {
+	e := env(t)
+	for _, tt := range []struct {
+		extra []string
+		want  string
+	}{
+		{nil, "1.30.4"},
+		{[]string{"--catalog-only"}, "1.30.3"},
+	} {
+		out := filepath.Join(t.TempDir(), "mesh.tar.zst")
+		args := append([]string{"bundle", "create", out, "--istio", "1.30", "--gateway-api", "none",
+			"--key", e.key(), "--upstream-key", "istio-release=" + e.istioPub}, tt.extra...)
+		_, errOut, code := e.meshpack(t, args...)
+		if code != 0 {
+			t.Fatalf("bundle create %v: exit %d\n%s", tt.extra, code, errOut)
+		}
+		if got := openBOM(t, out).Set["istio"]; got != tt.want {
+			t.Errorf("bundle create --istio 1.30 %v carried istio %s, want %s", tt.extra, got, tt.want)
+		}
+		if !strings.Contains(errOut, "istio 1.30 -> "+tt.want) {
+			t.Errorf("bundle create %v does not say which patch it took and why:\n%s", tt.extra, errOut)
+		}
+	}
+}

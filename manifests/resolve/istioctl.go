@@ -96,4 +96,3 @@ func ParseChecksumFile(data []byte, name string) (string, error) {
 	}
 	return "", fmt.Errorf("no sha256 for %s in the checksum file (want a line \"<64 hex digits>  %s\")", name, name)
 }
-

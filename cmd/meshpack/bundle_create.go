@@ -17,7 +17,7 @@ import (
 func newBundleCmd(s streams, g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bundle",
-		Short: "Create, inspect, diff, verify, load, unload and extract from mesh bundles",
+		Short: "Create, inspect, diff, verify, load and unload mesh bundles; extract files and the SBOM",
 	}
 	cmd.AddCommand(newBundleCreateCmd(s, g), newBundleInspectCmd(s), newBundleDiffCmd(s), newBundleSBOMCmd(s), newBundleVerifyCmd(s, g), newBundleLoadCmd(s, g), newBundleUnloadCmd(s, g), newBundleExtractCmd(s, g))
 	return cmd

@@ -15,6 +15,7 @@
 # MESHPACK (default bin/meshpack).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. hack/bench-section.sh
 SIZE=${BENCH_DELTA_SIZE:-1GiB}
 RUNS=${BENCH_RUNS:-3}
 DIR=${BENCH_DIR:-.cache/bench}/incremental
@@ -130,10 +131,5 @@ Re-load of the 1.30.3 bundle, every blob and manifest already present (median of
 <!-- incremental:end -->
 EOF
 )
-if grep -q '<!-- incremental:begin -->' "$OUT" 2>/dev/null; then
-  awk -v s="$section" '/<!-- incremental:begin -->/ { print s; skip = 1; next } /<!-- incremental:end -->/ { skip = 0; next } !skip' "$OUT" >"$OUT.tmp"
-  mv "$OUT.tmp" "$OUT"
-else
-  printf '\n%s\n' "$section" >>"$OUT"
-fi
+write_section incremental "$section" "$OUT"
 log "wrote the incremental section of $OUT"

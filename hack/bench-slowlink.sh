@@ -21,6 +21,7 @@
 # (where hack/bench.sh installs oras and crane).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. hack/bench-section.sh
 SIZE=${BENCH_SLOW_SIZE:-1GiB}
 RTT=${BENCH_SLOW_RTT:-50ms}
 CONN=${BENCH_SLOW_CONN:-20MiB}
@@ -187,10 +188,5 @@ break); oras and crane with theirs.
 <!-- slowlink:end -->
 EOF
 )
-if grep -q '<!-- slowlink:begin -->' "$OUT" 2>/dev/null; then
-  awk -v s="$section" '/<!-- slowlink:begin -->/ { print s; skip = 1; next } /<!-- slowlink:end -->/ { skip = 0; next } !skip' "$OUT" >"$OUT.tmp"
-  mv "$OUT.tmp" "$OUT"
-else
-  printf '\n%s\n' "$section" >>"$OUT"
-fi
+write_section slowlink "$section" "$OUT"
 log "wrote the slow-link section of $OUT"

@@ -42,30 +42,40 @@ var kubeCache = func() string {
 // test sees another's releases or cluster-scoped objects.
 func kubeServer(t *testing.T) string {
 	t.Helper()
+	dir := hackServer(t, kubeScript, "MESHPACK_KUBE_APISERVER", "kube-apiserver", "MESHPACK_KAPI_CACHE="+kubeCache)
+	return filepath.Join(dir, "kubeconfig")
+}
+
+// hackServer starts a test server with a hack/ script (SCRIPT up DIR, with
+// env added) when envVar is 1 — make test builds the server and sets it;
+// otherwise the test is skipped, or fails under MESHPACK_REQUIRE_TOOLS=1 —
+// and stops it (SCRIPT down DIR) when the test ends. It returns DIR, where
+// the script wrote what to connect with.
+func hackServer(t *testing.T, script, envVar, what string, env ...string) string {
+	t.Helper()
 	if testing.Short() {
-		t.Skip("needs a kube-apiserver (-short)")
+		t.Skipf("needs a %s (-short)", what)
 	}
-	if os.Getenv("MESHPACK_KUBE_APISERVER") != "1" {
+	if os.Getenv(envVar) != "1" {
 		if os.Getenv("MESHPACK_REQUIRE_TOOLS") == "1" {
-			t.Fatal("MESHPACK_KUBE_APISERVER is not 1: run the tests with make test, which builds the kube-apiserver")
+			t.Fatalf("%s is not 1: run the tests with make test, which builds the %s", envVar, what)
 		}
-		t.Skip("no kube-apiserver: run make test, or build it with bash hack/kube-apiserver.sh build and set MESHPACK_KUBE_APISERVER=1")
+		t.Skipf("no %s: run make test, or build it with bash hack/%s build and set %s=1", what, filepath.Base(script), envVar)
 	}
-	dir := filepath.Join(t.TempDir(), "kapi")
-	script := kubeScript
+	dir := filepath.Join(t.TempDir(), "server")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	up := exec.CommandContext(ctx, "bash", script, "up", dir)
-	up.Env = append(os.Environ(), "MESHPACK_KAPI_CACHE="+kubeCache)
+	up.Env = append(os.Environ(), env...)
 	if out, err := up.CombinedOutput(); err != nil {
-		t.Fatalf("hack/kube-apiserver.sh up: %v\n%s", err, out)
+		t.Fatalf("hack/%s up: %v\n%s", filepath.Base(script), err, out)
 	}
 	t.Cleanup(func() {
 		if out, err := exec.Command("bash", script, "down", dir).CombinedOutput(); err != nil {
-			t.Errorf("hack/kube-apiserver.sh down: %v\n%s", err, out)
+			t.Errorf("hack/%s down: %v\n%s", filepath.Base(script), err, out)
 		}
 	})
-	return filepath.Join(dir, "kubeconfig")
+	return dir
 }
 
 // restConfig is the client configuration of kubeconfig.

@@ -2,19 +2,27 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/lattice-mesh/meshpack/bundle"
 )
 
-// seaweedScript starts and stops SeaweedFS for the object-storage tests.
-var seaweedScript = filepath.Join("..", "..", "hack", "seaweedfs.sh")
+// seaweedScript is hack/seaweedfs.sh, found before any test changes the
+// working directory; seaweedCache is where it keeps its build, fixed before
+// any test points HOME or XDG_CACHE_HOME elsewhere.
+var (
+	seaweedScript, _ = filepath.Abs("../../hack/seaweedfs.sh")
+	seaweedCache     = func() string {
+		if d := os.Getenv("MESHPACK_SEAWEEDFS_CACHE"); d != "" {
+			return d
+		}
+		d, _ := os.UserCacheDir()
+		return filepath.Join(d, "meshpack", "seaweed")
+	}()
+)
 
 // seaweedFS starts a SeaweedFS S3 server on loopback with
 // hack/seaweedfs.sh (make test builds it first and sets
@@ -22,27 +30,7 @@ var seaweedScript = filepath.Join("..", "..", "hack", "seaweedfs.sh")
 // the test ends.
 func seaweedFS(t *testing.T) map[string]string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs SeaweedFS (-short)")
-	}
-	if os.Getenv("MESHPACK_SEAWEEDFS") != "1" {
-		if os.Getenv("MESHPACK_REQUIRE_TOOLS") == "1" {
-			t.Fatal("MESHPACK_SEAWEEDFS is not 1: run the tests with make test, which builds SeaweedFS")
-		}
-		t.Skip("no SeaweedFS: run make test, or build it with bash hack/seaweedfs.sh build and set MESHPACK_SEAWEEDFS=1")
-	}
-	dir := filepath.Join(t.TempDir(), "seaweed")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "bash", seaweedScript, "up", dir).CombinedOutput()
-	if err != nil {
-		t.Fatalf("hack/seaweedfs.sh up: %v\n%s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("bash", seaweedScript, "down", dir).CombinedOutput(); err != nil {
-			t.Errorf("hack/seaweedfs.sh down: %v\n%s", err, out)
-		}
-	})
+	dir := hackServer(t, seaweedScript, "MESHPACK_SEAWEEDFS", "SeaweedFS", "MESHPACK_SEAWEEDFS_CACHE="+seaweedCache)
 	f, err := os.Open(filepath.Join(dir, "env"))
 	if err != nil {
 		t.Fatal(err)

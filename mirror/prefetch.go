@@ -202,31 +202,38 @@ func (s *scheduler) schedule(ctx context.Context, it fetchItem, st *chunkStream)
 func (s *scheduler) fromPartial(ctx context.Context, st *chunkStream) int64 {
 	var off int64
 	for off < st.partial.have {
-		buf, err := s.buffer(ctx)
-		if err != nil {
-			st.fail(err)
+		c, ok := s.grant(ctx, st, off, st.partial.have)
+		if !ok {
 			return st.item.desc.Size
 		}
-		n := min(int64(len(buf)), st.partial.have-off)
-		c := newChunk(buf[:n], off)
-		st.chunks <- c
-		_, err = st.partial.f.ReadAt(c.buf, off)
+		_, err := st.partial.f.ReadAt(c.buf, off)
 		c.finish(err)
-		off += n
+		off += int64(len(c.buf))
 	}
 	return off
+}
+
+// grant takes a buffer for bytes [off, min(off+Chunk, end)) of st's blob
+// and queues the chunk on st, in order. When ctx ends first it fails the
+// stream and reports false.
+func (s *scheduler) grant(ctx context.Context, st *chunkStream, off, end int64) (*chunk, bool) {
+	buf, err := s.buffer(ctx)
+	if err != nil {
+		st.fail(err)
+		return nil, false
+	}
+	c := newChunk(buf[:min(int64(len(buf)), end-off)], off)
+	st.chunks <- c
+	return c, true
 }
 
 // ranged grants the chunks from off on, each filled by its own request.
 func (s *scheduler) ranged(ctx context.Context, it fetchItem, st *chunkStream, off int64) {
 	for ; off < it.desc.Size; off += int64(s.opts.Chunk) {
-		buf, err := s.buffer(ctx)
-		if err != nil {
-			st.fail(err)
+		c, ok := s.grant(ctx, st, off, it.desc.Size)
+		if !ok {
 			return
 		}
-		c := newChunk(buf[:min(int64(len(buf)), it.desc.Size-off)], off)
-		st.chunks <- c
 		if err := s.conn(ctx); err != nil {
 			c.finish(err)
 			return
@@ -259,13 +266,10 @@ func (s *scheduler) sequential(ctx context.Context, it fetchItem, st *chunkStrea
 		if switchable && off > start && s.pace.linkBound() && s.servesRanges(ctx, it) {
 			return off
 		}
-		buf, err := s.buffer(ctx)
-		if err != nil {
-			st.fail(err)
+		c, ok := s.grant(ctx, st, off, it.desc.Size)
+		if !ok {
 			return it.desc.Size
 		}
-		c := newChunk(buf[:min(int64(len(buf)), it.desc.Size-off)], off)
-		st.chunks <- c
 		grants <- c
 	}
 	return off

@@ -25,7 +25,8 @@ type rangeProxy struct {
 	cutOnce bool
 	slow    bool // 1 ms per 32 KiB written: ~30 MiB/s per connection
 
-	served  atomic.Int64
+	served  atomic.Int64 // bytes of requests begun in the current phase
+	phase   atomic.Int32 // bumped by newPhase; answers still going out from before it are not counted
 	onBytes func(total int64)
 	mu      sync.Mutex
 	ranges  map[string]int // Range header -> times asked
@@ -44,11 +45,19 @@ func (p *rangeProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.ranges[rg]++
 	first := p.ranges[rg] == 1
 	p.mu.Unlock()
-	cw := &countingWriter{ResponseWriter: w, p: p, limit: -1, slow: p.slow}
+	cw := &countingWriter{ResponseWriter: w, p: p, limit: -1, slow: p.slow, phase: p.phase.Load()}
 	if p.cutOnce && first && rg != "" && rg != "bytes=0-0" {
 		cw.limit = 1 << 20 // cut after 1 MiB
 	}
 	p.next.ServeHTTP(cw, r)
+}
+
+// newPhase starts counting served bytes from zero for requests begun from
+// now on: an interrupted run's answers may still be going out into closed
+// sockets, and they are not the next run's downloads.
+func (p *rangeProxy) newPhase() {
+	p.phase.Add(1)
+	p.served.Store(0)
 }
 
 func (p *rangeProxy) rangeRequests() (total int, resumed int) {
@@ -72,6 +81,16 @@ type countingWriter struct {
 	limit   int64
 	written int64
 	slow    bool
+	phase   int32
+}
+
+// count adds n served bytes to the proxy's total when the request belongs
+// to the current phase, and returns that total.
+func (w *countingWriter) count(n int) int64 {
+	if w.phase != w.p.phase.Load() {
+		return w.p.served.Load()
+	}
+	return w.p.served.Add(int64(n))
 }
 
 func (w *countingWriter) Write(b []byte) (int, error) {
@@ -89,13 +108,13 @@ func (w *countingWriter) Write(b []byte) (int, error) {
 	if w.limit >= 0 && w.written+int64(len(b)) > w.limit {
 		b = b[:w.limit-w.written]
 		n, _ := w.ResponseWriter.Write(b)
-		w.p.served.Add(int64(n))
+		w.count(n)
 		_ = http.NewResponseController(w.ResponseWriter).Flush()
 		panic(http.ErrAbortHandler) // the server drops the connection
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.written += int64(n)
-	total := w.p.served.Add(int64(n))
+	total := w.count(n)
 	if w.p.onBytes != nil {
 		w.p.onBytes(total)
 	}
@@ -113,7 +132,7 @@ func startRangeUpstream(t *testing.T, p *rangeProxy) (testImage, int64) {
 	defer cancel()
 	big := seededBytes(7, 26<<20)
 	img := pushTestImage(ctx, t, host, "team/big", "1", nil, big, seededBytes(8, 300<<10))
-	p.served.Store(0)
+	p.newPhase()
 	return img, int64(len(big))
 }
 
@@ -189,8 +208,7 @@ func TestPullCacheResumesInterruptedCreate(t *testing.T) {
 		t.Fatalf("the interrupted create left no partial copy in the cache (%v)", parts)
 	}
 
-	p.onBytes = nil
-	p.served.Store(0)
+	p.newPhase() // onBytes stays: its once has fired
 	res, err := mirror.Create(ctx, lock, out, mirror.CreateOptions{PullOptions: mirror.PullOptions{
 		Client: pullTestClient(t, remote.Options{}), AllowUnsigned: true, Logger: testLogger(), Cache: cache,
 	}})

@@ -95,7 +95,11 @@ type UnloadResult struct {
 	Untagged []string `json:"untagged"`
 	Deleted  []string `json:"deleted"`
 	Kept     []string `json:"kept,omitempty"`
-	DryRun   bool     `json:"dryRun,omitempty"`
+	// ReferrerTags are REPO:TAG referrers indexes (the OCI referrers tag
+	// schema, sha256-<hex>) that listed deleted manifests: rewritten
+	// without them, or deleted when nothing was left.
+	ReferrerTags []string `json:"referrerTags,omitempty"`
+	DryRun       bool     `json:"dryRun,omitempty"`
 }
 
 // ErrNotRecorded means the registry holds no record of the bundle.
@@ -103,8 +107,9 @@ var ErrNotRecorded = errors.New("the registry has no record of this bundle (was 
 
 // Unload removes what bundle load set for the bundle whose BOM is bomJSON:
 // its tags that still point at its digests, then every manifest of it
-// (indexes, their platform manifests, signatures) that no other recorded
-// bundle needs, then its record. Blobs stay until the registry's garbage
+// (indexes, their platform manifests, signatures, referrers) that no other
+// recorded bundle needs, the entries of those in referrers-tag indexes,
+// then its record. Blobs stay until the registry's garbage
 // collection (registry gc for the embedded one). The registry must allow
 // deletes.
 func Unload(ctx context.Context, c *remote.Client, bomJSON []byte, opts UnloadOptions) (*UnloadResult, error) {
@@ -202,6 +207,13 @@ func Unload(ctx context.Context, c *remote.Client, bomJSON []byte, opts UnloadOp
 	}
 	slices.Sort(res.Kept)
 	res.Kept = slices.Compact(res.Kept)
+	deleted := map[string]bool{}
+	for _, m := range res.Deleted {
+		deleted[m] = true
+	}
+	if res.ReferrerTags, err = pruneReferrerTags(ctx, c, t, bom, deleted, opts.DryRun); err != nil {
+		return res, err
+	}
 	if !opts.DryRun {
 		rc, err := c.RepositoryAt(ctx, t.host, t.repo(RecordRepository))
 		if err != nil {

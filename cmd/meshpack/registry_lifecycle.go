@@ -172,7 +172,8 @@ deletes (registry serve --allow-delete). --dry-run lists and removes nothing.`,
 			if dryRun {
 				verb = "would remove"
 			}
-			fmt.Fprintf(s.out, "bundle %s: %s %d tags and %d manifests; %d manifests kept for other bundles\n", res.Bundle, verb, len(res.Untagged), len(res.Deleted), len(res.Kept))
+			fmt.Fprintf(s.out, "bundle %s: %s %d tags and %d manifests; %d manifests kept for other bundles; %d referrers indexes pruned\n",
+				res.Bundle, verb, len(res.Untagged), len(res.Deleted), len(res.Kept), len(res.ReferrerTags))
 			return err
 		},
 	}

@@ -71,6 +71,12 @@ func TestUnloadAndGC(t *testing.T) {
 	if len(res.Kept) == 0 {
 		t.Errorf("unload kept nothing for the first bundle, yet both carry Kiali 2.26.0: %+v", res)
 	}
+	if len(res.ReferrerTags) == 0 || len(dry.ReferrerTags) != len(res.ReferrerTags) {
+		t.Errorf("unload pruned referrers indexes %v (dry run: %v); want the SBOM referrers tags of the second bundle's images", res.ReferrerTags, dry.ReferrerTags)
+	}
+	for _, rt := range res.ReferrerTags {
+		checkReferrersTag(t, host+"/"+rt)
+	}
 	after := gc(false)
 	if after.BytesAfter > before+before/100 || after.BytesAfter < before-before/100 {
 		t.Errorf("storage after unload + gc: %d bytes, want within 1%% of %d before the second load", after.BytesAfter, before)
@@ -89,5 +95,26 @@ func TestUnloadAndGC(t *testing.T) {
 	out, _, _ = runCLI(t, "", "registry", "list", "--registry", reg, "-o", "json")
 	if err := json.Unmarshal([]byte(out), &list); err != nil || len(list.Bundles) != 1 {
 		t.Errorf("registry list after unload: %v\n%s", err, out)
+	}
+}
+
+// checkReferrersTag checks a referrers index an unload pruned (the OCI
+// referrers tag schema): gone, or listing only manifests that still pull.
+func checkReferrersTag(t *testing.T, ref string) {
+	t.Helper()
+	raw, err := exec.Command(tool(t, "crane"), "manifest", ref, "--insecure").Output()
+	if err != nil {
+		return // deleted: nothing was left in it
+	}
+	var idx struct{ Manifests []struct{ Digest string } }
+	if err := json.Unmarshal(raw, &idx); err != nil || len(idx.Manifests) == 0 {
+		t.Errorf("%s after unload: %v, %d manifests: want it deleted or listing the referrers still there\n%s", ref, err, len(idx.Manifests), raw)
+		return
+	}
+	repo := ref[:strings.LastIndex(ref, ":")]
+	for _, m := range idx.Manifests {
+		if err := exec.Command(tool(t, "crane"), "manifest", repo+"@"+m.Digest, "--insecure").Run(); err != nil {
+			t.Errorf("%s lists %s, which unload deleted", ref, m.Digest)
+		}
 	}
 }

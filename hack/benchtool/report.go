@@ -173,8 +173,11 @@ func (r *report) method(meta record, hasCreate bool) {
 		return
 	}
 	r.p("- Before every timed run: `sync`, then drop the page cache (`echo 3 > /proc/sys/vm/drop_caches`: %s),\n", meta.get("drop_caches"))
-	r.p("  then read the fixture registry's storage and the tool binaries once, so every tool starts with a\n")
-	r.p("  warm source and a cold, clean destination.\n")
+	r.p("  then read the fixture registry's storage once and start every tool binary once (`version`), so\n")
+	r.p("  every tool starts with a warm source and a cold, clean destination. The binaries are warmed by\n")
+	r.p("  running them, not by reading the files: on this kernel, pages that read() brought in sit in large\n")
+	r.p("  folios that exec then maps whole, ~40 MiB more file-backed (shared, reclaimable) RSS for a large\n")
+	r.p("  Go binary; the \"read through\" row of the targets measures that case.\n")
 	r.p("- Wall time and peak RSS come from GNU time (`/usr/bin/time`, `%%e` and `%%M`, the same numbers\n")
 	r.p("  `-v` prints) around the whole step sequence, which ends with `sync` so the output is on disk.\n")
 	r.p("  Peak RSS is the largest of any process in the sequence (the tool, tar, zstd). Medians over the\n")

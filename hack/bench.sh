@@ -91,7 +91,7 @@ if [ "${1:-}" = __step ]; then
   *) die "unknown tool $tool" ;;
   esac
   t1=$(now)
-  [ "${tool%-tmpfs}" = meshpack ] || tar --zstd -cf "$out" -C "$l" .
+  case $tool in meshpack*) ;; *) tar --zstd -cf "$out" -C "$l" . ;; esac
   t2=$(now)
   sync
   t3=$(now)

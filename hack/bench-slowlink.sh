@@ -79,6 +79,14 @@ shaper() {
 }
 stat_of() { curl -s "http://$ADMIN/stats" | jq -r ".$1"; }
 now() { date +%s.%N; }
+# settle: before each timed run, flush what earlier steps wrote (the first
+# run after the fixture wrote its 1 GiB measured 10-20 % slower than the
+# next ones) and warm the fixture registry's storage, as hack/bench.sh does
+# for every tool.
+settle() {
+  sync
+  find "$DIR/upstream" -type f -print0 | xargs -0 -r cat >/dev/null
+}
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 create() { # create OUT [EXTRA...]
   local out=$1
@@ -96,6 +104,7 @@ log "1/5 meshpack bundle create through the shaper (rtt $RTT, $CONN/s per connec
 T_RUNS=()
 for run in $(seq 1 "$RUNS"); do
   shaper "plain-$run"
+  settle
   t0=$(now); create plain.tar.zst; t1=$(now)
   T_RUNS+=("$(secs "$t0" "$t1")")
   log "  run $run: ${T_RUNS[-1]} s"
@@ -109,6 +118,7 @@ T_MESHPACK=$(printf '%s\n' "${T_RUNS[@]}" | sort -n | awk '{ v[NR] = $1 } END { 
 log "2/5 oras cp into an OCI layout through the shaper"
 shaper peers
 rm -rf "$DIR/layout-oras"
+settle
 t0=$(now)
 for r in "${IMAGES[@]}"; do
   t=${r//[\/:]/_}
@@ -121,12 +131,14 @@ log "3/5 crane pull into an OCI layout through the shaper"
 rm -rf "$DIR/layout-crane"
 REFS=()
 for r in "${IMAGES[@]}"; do REFS+=("$SHAPED/$r"); done
+settle
 t0=$(now); crane pull --insecure --format oci --platform all "${REFS[@]}" "$DIR/layout-crane"; t1=$(now)
 T_CRANE=$(secs "$t0" "$t1")
 kill "$SHAPER_PID" 2>/dev/null || true
 
 log "4/5 create with a connection reset every $RESET"
 shaper resets --reset-every "$RESET"
+settle
 t0=$(now); create resets.tar.zst; t1=$(now)
 T_RESETS=$(secs "$t0" "$t1")
 RESETS=$(stat_of resets)

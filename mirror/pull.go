@@ -41,6 +41,9 @@ type puller struct {
 	log       *slog.Logger
 	platforms []string
 	policy    string
+	// lookups bounds the referrer lookups in flight over all images
+	// (2 × Concurrency): each is one small round trip.
+	lookups chan struct{}
 }
 
 // Pull copies everything lock pins from upstream into w: it first fetches
@@ -125,15 +128,16 @@ func newPuller(lock *manifests.Lock, opts PullOptions) (*puller, error) {
 	if pl.opts.Concurrency <= 0 {
 		pl.opts.Concurrency = DefaultPullConcurrency
 	}
+	pl.lookups = make(chan struct{}, 2*pl.opts.Concurrency)
 	return pl, nil
 }
 
-// plan fetches every manifest (in parallel), checks and signs, and lays out
+// plan fetches every manifest (Concurrency images at once), checks and signs, and lays out
 // the bundle content in a stable order: images, charts, files.
 func (pl *puller) plan(ctx context.Context, lock *manifests.Lock) (*plan, error) {
 	imgs := make([]*pulledImage, len(lock.Images))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
+	g.SetLimit(pl.opts.Concurrency)
 	for i, li := range lock.Images {
 		g.Go(func() error {
 			img, err := pl.planImage(gctx, li)

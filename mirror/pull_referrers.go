@@ -89,6 +89,10 @@ func (pl *puller) findReferrers(ctx context.Context, img *pulledImage) error {
 	eg.SetLimit(8)
 	for i, s := range subjects {
 		eg.Go(func() error {
+			if !pl.lookupSlot(gctx) {
+				return gctx.Err()
+			}
+			defer pl.lookupDone()
 			descs, err := lister.Referrers(gctx, s, "")
 			if err != nil {
 				return fmt.Errorf("image %s: list the referrers (SBOMs, attestations) of %s: %w; the registry, or a mirror in front of it, failed to answer the OCI referrers API: fix that or use a mirror that answers, then re-run", img.locked.Reference, s.Digest, err)
@@ -100,6 +104,10 @@ func (pl *puller) findReferrers(ctx context.Context, img *pulledImage) error {
 		})
 		for j, suffix := range cosignReferrerSuffixes {
 			eg.Go(func() error {
+				if !pl.lookupSlot(gctx) {
+					return gctx.Err()
+				}
+				defer pl.lookupDone()
 				tag := "sha256-" + s.Digest.Encoded() + suffix
 				d, err := img.repo.Resolve(gctx, tag)
 				if errors.Is(err, remote.ErrNotFound) {
@@ -125,6 +133,19 @@ func (pl *puller) findReferrers(ctx context.Context, img *pulledImage) error {
 	}
 	return nil
 }
+
+// lookupSlot waits for a place among the referrer lookups in flight; false
+// when ctx ends first.
+func (pl *puller) lookupSlot(ctx context.Context) bool {
+	select {
+	case pl.lookups <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (pl *puller) lookupDone() { <-pl.lookups }
 
 // fetchReferrer reads one referrer manifest (checked against its digest)
 // and the blobs it needs.

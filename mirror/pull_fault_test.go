@@ -266,6 +266,10 @@ func TestPullFaults(t *testing.T) {
 				Client: pullTestClient(t, tc.copts), AllowUnsigned: true, Concurrency: 2, Logger: testLogger(),
 			}})
 			took := time.Since(start)
+			// Wait for the proxy's handlers to end: one that sent wrong
+			// bytes may still be recording its broken answer when the
+			// client has already failed on them.
+			ps.Close()
 			gets, broken := p.stats()
 			t.Logf("create took %v, %d GETs of the layer, %d broken; error: %v", took.Round(time.Millisecond), len(gets), len(broken), err)
 			if len(broken) == 0 {

@@ -7,12 +7,43 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+// parseCase is one input of a user-content reference parser: what it
+// parses to, or (err set) a text its error must contain.
+type parseCase[T any] struct {
+	in   string
+	want T
+	err  string
+}
+
+// runParseCases runs parse over cases. Every error must also contain form,
+// the syntax the flag wants ("" when the parser names none); check, when
+// set, looks further at each value parsed.
+func runParseCases[T any](t *testing.T, cases []parseCase[T], parse func(string) (T, error), form string, check func(*testing.T, T)) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := parse(tc.in)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), form) {
+					t.Fatalf("err %v, want one saying %q and the form wanted (%q)", err, tc.err, form)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			if check != nil {
+				check(t, got)
+			}
+		})
+	}
+}
+
 func TestParseChartRef(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want ChartRef
-		err  string
-	}{
+	runParseCases(t, []parseCase[ChartRef]{
 		{in: "https://charts.example.com/app@1.2.3", want: ChartRef{Repo: "https://charts.example.com", Name: "app", Version: "1.2.3"}},
 		{in: " https://example.com/helm/stable/my-app@v1.2.3-rc.1+build.5 ", want: ChartRef{Repo: "https://example.com/helm/stable", Name: "my-app", Version: "v1.2.3-rc.1+build.5"}},
 		{in: "http://127.0.0.1:8080/charts/app@0.1.0", want: ChartRef{Repo: "http://127.0.0.1:8080/charts", Name: "app", Version: "0.1.0"}},
@@ -27,35 +58,16 @@ func TestParseChartRef(t *testing.T) {
 		{in: "https://charts.example.com/@1.2.3", err: `chart name "" is not a Helm chart name`},
 		{in: "oci:///app@1.2.3", err: "no repository host"},
 		{in: "https://charts.example.com/x?y=1/app@1.2.3", err: "is not a plain http(s) URL"},
-	} {
-		t.Run(tc.in, func(t *testing.T) {
-			got, err := ParseChartRef(tc.in)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), "want REPO_URL/NAME@VERSION") {
-					t.Fatalf("err %v, want one saying %q and the form wanted", err, tc.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
-			if again, err := ParseChartRef(got.String()); err != nil || again != got {
-				t.Errorf("String() %q parses to %+v, %v", got.String(), again, err)
-			}
-		})
-	}
+	}, ParseChartRef, "want REPO_URL/NAME@VERSION", func(t *testing.T, got ChartRef) {
+		if again, err := ParseChartRef(got.String()); err != nil || again != got {
+			t.Errorf("String() %q parses to %+v, %v", got.String(), again, err)
+		}
+	})
 }
 
 func TestParseFileRef(t *testing.T) {
 	sum := strings.Repeat("ab", 32)
-	for _, tc := range []struct {
-		in   string
-		want FileRef
-		err  string
-	}{
+	runParseCases(t, []parseCase[FileRef]{
 		{in: "https://example.com/tools/jq-1.7.tar.gz", want: FileRef{URL: "https://example.com/tools/jq-1.7.tar.gz", Name: "jq-1.7.tar.gz"}},
 		{in: "https://example.com/a.json#sha256=" + sum, want: FileRef{URL: "https://example.com/a.json", SHA256: sum, Name: "a.json"}},
 		{in: "http://127.0.0.1:1/a.json#sha256=" + strings.ToUpper(sum), want: FileRef{URL: "http://127.0.0.1:1/a.json", SHA256: sum, Name: "a.json"}},
@@ -67,31 +79,11 @@ func TestParseFileRef(t *testing.T) {
 		{in: "https://example.com", err: "the URL names no file"},
 		{in: "/tmp/a.json", err: "not an http(s) URL"},
 		{in: "s3://bucket/a.json", err: "not an http(s) URL"},
-	} {
-		t.Run(tc.in, func(t *testing.T) {
-			got, err := ParseFileRef(tc.in)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), "want URL or URL#sha256=") {
-					t.Fatalf("err %v, want one saying %q and the form wanted", err, tc.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
-		})
-	}
+	}, ParseFileRef, "want URL or URL#sha256=", nil)
 }
 
 func TestParseManifestRef(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want ManifestRef
-		err  string
-	}{
+	runParseCases(t, []parseCase[ManifestRef]{
 		{in: "deploy/app.yaml", want: ManifestRef{Path: "deploy/app.yaml", Name: "app.yaml"}},
 		{in: "/srv/app.yml", want: ManifestRef{Path: "/srv/app.yml", Name: "app.yml"}},
 		{in: "https://example.com/k8s/app.yaml", want: ManifestRef{URL: "https://example.com/k8s/app.yaml", Name: "app.yaml"}},
@@ -100,23 +92,7 @@ func TestParseManifestRef(t *testing.T) {
 		{in: "https://example.com/", err: "not an http(s) URL of a file"},
 		{in: "https://example.com/app.yaml#x", err: "not an http(s) URL of a file"},
 		{in: "s3://bucket/app.yaml", err: "only http(s) URLs and local paths"},
-	} {
-		t.Run(tc.in, func(t *testing.T) {
-			got, err := ParseManifestRef(tc.in)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("err %v, want one saying %q", err, tc.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
-		})
-	}
+	}, ParseManifestRef, "", nil)
 	src, err := ManifestRef{Path: "/srv/a b.yaml"}.Source()
 	if err != nil || src != "file:///srv/a%20b.yaml" {
 		t.Errorf("Source() = %q, %v; want file:///srv/a%%20b.yaml", src, err)

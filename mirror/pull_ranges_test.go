@@ -209,8 +209,14 @@ func TestPullCacheResumesInterruptedCreate(t *testing.T) {
 	}
 
 	p.newPhase() // onBytes stays: its once has fired
+	// One request at a time: the rest of the layer is then one range
+	// request from the saved prefix on. With more, a loaded machine makes
+	// the writer wait, the download switches to parallel ranges mid-blob,
+	// and the abandoned request's bytes already in loopback socket buffers
+	// (several MiB, as the kernel tunes them) count as served; that switch
+	// is TestPullParallelRangesResume's subject, not this test's.
 	res, err := mirror.Create(ctx, lock, out, mirror.CreateOptions{PullOptions: mirror.PullOptions{
-		Client: pullTestClient(t, remote.Options{}), AllowUnsigned: true, Logger: testLogger(), Cache: cache,
+		Client: pullTestClient(t, remote.Options{}), AllowUnsigned: true, Logger: testLogger(), Cache: cache, Concurrency: 1,
 	}})
 	if err != nil {
 		t.Fatalf("re-run: %v", err)
@@ -222,10 +228,9 @@ func TestPullCacheResumesInterruptedCreate(t *testing.T) {
 		firstRun, saved, again, total, res.CachedBlobs)
 	// The bytes saved are not downloaded again: only the rest is (what was
 	// in flight but not yet written is lost; BENCHMARKS.md measures it).
-	// The slack is what a server may already have pushed into the socket
-	// when a one-request download switches to ranges and is abandoned.
-	if again > total-saved+(4<<20) {
-		t.Errorf("the re-run downloaded %d bytes, want at most the %d not saved (+4 MiB)", again, total-saved)
+	// The slack covers the config blob and the answers' framing.
+	if again > total-saved+(1<<20) {
+		t.Errorf("the re-run downloaded %d bytes, want at most the %d not saved (+1 MiB)", again, total-saved)
 	}
 	if left, _ := filepath.Glob(filepath.Join(cache.Dir, "partial", "sha256", "*")); len(left) != 0 {
 		t.Errorf("partial copies left after a complete create: %v", left)
